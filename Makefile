@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rgup: the user-facing make wrapper. kbuild itself reads ./Kbuild.
+#
+#   make              build the modules against the cached test kernel
+#   make KDIR=<dir>   ... against any other configured and built 7.3 tree
+#   make demo         bootstrap, build, boot a test kernel, show rgup working
+#   make check        host checks + build + all tests in QEMU
+#
+# See README.md and Documentation/rgup/testing.rst.
+
+RGUP_ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+RGUP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rgup
+export RGUP_CACHE
+
+# The test kernel build (O= directory) made by tools/testing/kernel/build.sh.
+KDIR ?= $(RGUP_CACHE)/build/test
+KSRC = $(shell readlink -f $(KDIR)/source 2>/dev/null || echo $(KDIR))
+
+# The toolchain the cached test kernel was built with (see
+# tools/testing/rgup-env.sh). With KDIR= set, override LLVM/RUSTC/... to
+# match that tree's toolchain.
+LLVM ?= -19
+RUSTC ?= /usr/bin/rustc
+CLIPPY_DRIVER ?= /usr/bin/clippy-driver
+RUSTFMT ?= /usr/bin/rustfmt
+BINDGEN ?= $(RGUP_CACHE)/tools/bin/bindgen
+export LIBCLANG_PATH ?= /usr/lib/llvm-19/lib
+
+KMAKE = $(MAKE) -C $(KDIR) M=$(RGUP_ROOT) LLVM=$(LLVM) RUSTC=$(RUSTC) \
+	CLIPPY_DRIVER=$(CLIPPY_DRIVER) BINDGEN=$(BINDGEN)
+
+RUST_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
+	'*.rs' 2>/dev/null | grep -v _generated.rs)
+C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
+	'*.c' '*.h' 2>/dev/null)
+
+.PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
+	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests \
+	check demo help
+
+all: modules
+
+kdir-check:
+	@test -f $(KDIR)/Module.symvers || { \
+	  echo "rgup: no built kernel in KDIR=$(KDIR)." >&2; \
+	  echo "rgup: run 'make bootstrap kernel' (or pass KDIR=<built 7.3 tree>)." >&2; \
+	  exit 1; }
+
+modules: kdir-check
+	$(KMAKE) modules
+
+# Lints every crate with clippy; any warning fails.
+clippy: kdir-check
+	$(KMAKE) CLIPPY=1 KRUSTFLAGS=-Dwarnings -B modules
+
+rustfmt:
+	$(RUSTFMT) --edition 2021 --config-path $(KSRC)/.rustfmt.toml $(RUST_SOURCES)
+
+rustfmtcheck:
+	$(RUSTFMT) --check --edition 2021 --config-path $(KSRC)/.rustfmt.toml $(RUST_SOURCES)
+
+checkpatch:
+	$(KSRC)/scripts/checkpatch.pl --strict --no-tree --terse --show-types \
+		--ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f $(C_SOURCES)
+
+rust-analyzer: kdir-check
+	$(KMAKE) rust-analyzer
+
+selftests: kdir-check
+	$(MAKE) -C tools/testing/selftests/rgup KDIR=$(KDIR)
+
+clean:
+	-test -f $(KDIR)/Makefile && $(KMAKE) clean
+	$(MAKE) -C tools/testing/selftests/rgup clean
+	rm -f src/*_generated.* rust/*.rmeta
+
+bootstrap:
+	tools/testing/bootstrap.sh
+
+kernel:
+	tools/testing/kernel/build.sh test
+
+check:
+	tools/testing/check.sh
+
+demo:
+	tools/testing/demo.sh
+
+help:
+	@sed -n '3,12p' Makefile

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rgup: safe user-memory access for device drivers.
+//!
+//! This crate is the library half of `rgup.ko`. Device drivers written in Rust import it from
+//! their own modules (see `samples/rust/`) the way `nova-drm` imports `nova-core`: the crate's
+//! metadata is emitted next to `rgup.ko`, dependents build with `--extern rgup`, and the symbols
+//! they use are exported from `rgup.ko` with `EXPORT_SYMBOL_RUST_GPL`.
+//!
+//! What the crate offers:
+//!
+//! - [`Client`]: a driver's registration with rgup, so that what it holds is attributed and
+//!   shown in rgup's statistics;
+//! - [`stats`]: the counters behind `/sys/kernel/debug/rgup/stats`;
+//! - [`version`]: the version of the running library.
+//!
+//! The design is described in `Documentation/rgup/design.rst`.
+
+// `pr_*!` print with the crate's `__LOG_PREFIX`; this crate has no `module!` of its own.
+const __LOG_PREFIX: &[u8] = b"rgup\0";
+
+mod client;
+pub mod stats;
+
+pub use client::Client;
+
+/// The version of the rgup library, in semantic-versioning terms.
+///
+/// The major version changes with an incompatible change to the Rust API or the uAPI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    /// Incompatible API changes.
+    pub major: u32,
+    /// Compatible additions.
+    pub minor: u32,
+    /// Fixes.
+    pub patch: u32,
+}
+
+/// The version of the running rgup library.
+///
+/// A dependent module compares it with the version it was built against to refuse a library
+/// too old for it, for example:
+///
+/// ```ignore
+/// if rgup::version() < (rgup::Version { major: 0, minor: 1, patch: 0 }) {
+///     return Err(ENODEV);
+/// }
+/// ```
+pub fn version() -> Version {
+    VERSION
+}
+
+const VERSION: Version = Version {
+    major: 0,
+    minor: 1,
+    patch: 0,
+};

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The rgup module: loads the `rgup` library for dependent drivers, and offers it to user space
+//! through `/dev/rgup` (the uAPI in `include/uapi/linux/rgup.h`) and to the curious through
+//! `/sys/kernel/debug/rgup/`.
+//!
+//! The library itself lives in `rust/` (crate `rgup`); this crate is the module around it.
+
+use kernel::{
+    debugfs,
+    fs::File,
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    prelude::*,
+};
+
+mod uapi;
+
+module! {
+    type: RgupModule,
+    name: "rgup",
+    authors: ["rgup developers"],
+    description: "Safe long-term pinning, secondary-MMU mirroring and P2P DMA-only \
+                  scatterlists for device drivers",
+    license: "GPL",
+}
+
+#[pin_data]
+struct RgupModule {
+    #[pin]
+    _miscdev: MiscDeviceRegistration<RgupFile>,
+    #[pin]
+    _stats: debugfs::File<&'static rgup::stats::Stats>,
+    _debugfs: debugfs::Dir,
+}
+
+impl kernel::InPlaceModule for RgupModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        let v = rgup::version();
+        pr_info!("rgup {}.{}.{} loaded\n", v.major, v.minor, v.patch);
+        let dir = debugfs::Dir::new(c"rgup");
+
+        try_pin_init!(Self {
+            _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"rgup" }),
+            _stats <- dir.read_callback_file(c"stats", &rgup::stats::GLOBAL, &|stats, f| {
+                core::fmt::Display::fmt(*stats, f)
+            }),
+            _debugfs: dir,
+        })
+    }
+}
+
+/// The state of one open file of `/dev/rgup`.
+struct RgupFile;
+
+#[vtable]
+impl MiscDevice for RgupFile {
+    type Ptr = KBox<Self>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+        Ok(KBox::new(RgupFile, GFP_KERNEL)?)
+    }
+
+    fn ioctl(_me: &RgupFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            uapi::RGUP_IOC_VERSION => ioctl_version(arg),
+            _ => Err(ENOTTY),
+        }
+    }
+}
+
+fn ioctl_version(arg: usize) -> Result<isize> {
+    let mut arg = uapi::ExtArg::<uapi::rgup_version>::read(arg)?;
+    if arg.val.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let v = rgup::version();
+    arg.val.abi_version = uapi::RGUP_ABI_VERSION;
+    arg.val.major = v.major;
+    arg.val.minor = v.minor;
+    arg.val.patch = v.patch;
+    arg.val.features = 0;
+    arg.write_back()?;
+    Ok(0)
+}

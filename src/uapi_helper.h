@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Input to bindgen for src/uapi.rs: the uAPI structs, and the ioctl numbers
+ * evaluated by clang (bindgen cannot expand function-like macros; the
+ * RGUP_CONST_ prefix is stripped from the generated Rust).
+ */
+#include <uapi/linux/rgup.h>
+
+const __u32 RGUP_CONST_RGUP_IOC_VERSION = RGUP_IOC_VERSION;

@@ -1,0 +1,114 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The test suite, as run inside the test VM by tools/testing/check.sh:
+#
+#   guest-check.sh OUTDIR
+#
+# Loads rgup.ko (its KUnit suites run at load), runs every kselftest of
+# tools/testing/selftests/rgup, unloads, and writes one TAP file per part
+# into OUTDIR, plus dmesg. Never stops early: a failing part is a "not ok".
+
+set -u
+out=${1:?usage: guest-check.sh OUTDIR}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+tests=$root/tools/testing/selftests/rgup
+export KSRC=${KSRC:?KSRC unset}
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+
+# FOLL_PIN pins held system-wide right now (acquired - released). Bash
+# builtins only: executing a program from the 9p root filesystem pins pages
+# for its own reads, which would disturb the count.
+pins_outstanding() {
+	local k v a=0 r=0
+	while read -r k v; do
+		case $k in
+		nr_foll_pin_acquired) a=$v ;;
+		nr_foll_pin_released) r=$v ;;
+		esac
+	done < /proc/vmstat
+	echo $((a - r))
+}
+
+# Lines of our own TAP file, for what is not a test program's output.
+inv=$out/guest.tap
+inv_n=0
+inv_lines=()
+result() { # result ok|not-ok DESCRIPTION
+	inv_n=$((inv_n + 1))
+	if [ "$1" = ok ]; then
+		inv_lines+=("ok $inv_n $2")
+	else
+		inv_lines+=("not ok $inv_n $2")
+	fi
+}
+
+pins_before=$(pins_outstanding)
+echo "# FOLL_PIN pins outstanding before the run: $pins_before"
+
+dmesg -C
+if insmod "$root/rgup.ko"; then
+	result ok "insmod rgup.ko"
+else
+	result not-ok "insmod rgup.ko"
+fi
+
+# KUnit: each suite's KTAP from debugfs (CONFIG_KUNIT_DEBUGFS).
+suites=0
+: > "$out/kunit.tap"
+for d in /sys/kernel/debug/kunit/rgup_*; do
+	[ -r "$d/results" ] || continue
+	cat "$d/results" >> "$out/kunit.tap"
+	suites=$((suites + 1))
+done
+if [ "$suites" -gt 0 ]; then
+	result ok "KUnit: $suites rgup suites ran at insmod"
+else
+	result not-ok "KUnit: no rgup suite ran at insmod"
+fi
+
+for t in "$tests"/rgup_*_test "$tests"/rgup_*.sh; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	echo "# running $name"
+	(cd "$tests" && timeout 600 "$t") > "$out/$name.tap" 2>&1
+	rc=$?
+	echo "# $name exit status $rc"
+	# A failing program reports its own "not ok" lines; one that dies
+	# without any is reported here.
+	case $rc in
+	0|4) ;; # pass, skip
+	*) grep -q '^not ok' "$out/$name.tap" ||
+		result not-ok "$name exited with status $rc" ;;
+	esac
+done
+
+if rmmod rgup; then
+	result ok "rmmod rgup"
+else
+	result not-ok "rmmod rgup"
+fi
+
+# In-flight I/O of other processes may hold pins for a moment: give the
+# count up to 5 s to come back to where it was.
+for _ in $(seq 50); do
+	pins_after=$(pins_outstanding)
+	[ "$pins_after" -gt "$pins_before" ] || break
+	sleep 0.1
+done
+echo "# FOLL_PIN pins outstanding after the run: $pins_after"
+if [ "$pins_after" -le "$pins_before" ]; then
+	result ok "nr_foll_pin_acquired - nr_foll_pin_released back to $pins_before after the run"
+else
+	result not-ok "FOLL_PIN leak: $((pins_after - pins_before)) pins still held after the run"
+fi
+
+{
+	echo "TAP version 13"
+	echo "1..$inv_n"
+	printf '%s\n' "${inv_lines[@]}"
+} > "$inv"
+dmesg > "$out/dmesg.txt"
+cat "$inv"

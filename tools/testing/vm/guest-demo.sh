@@ -1,0 +1,30 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# What `make demo` shows inside the test VM: rgup.ko loading (and its KUnit
+# suites), /dev/rgup answering, and a sample driver from another module using
+# the rgup crate.
+
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+show() { echo "\$ $*"; "$@"; }
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+echo "=== rgup demo on $(uname -r)"
+dmesg -C
+show insmod "$root/rgup.ko"
+dmesg | sed 's/^\[[^]]*\] //' | grep -E '^rgup|^ *(ok|not ok) [0-9]+ rgup_|# rgup_'
+show ls -l /dev/rgup
+echo "=== RGUP_IOC_VERSION through /dev/rgup"
+"$root/tools/testing/selftests/rgup/rgup_dev_test" -r rgup_dev.version | grep -E '^(ok|not ok)'
+echo "=== a driver in another module imports the rgup crate"
+show cat /sys/kernel/debug/rgup/stats
+dmesg -C
+show insmod "$root/rgup_sample_client.ko"
+dmesg | sed 's/^\[[^]]*\] //'
+show cat /sys/kernel/debug/rgup/stats
+show ls /sys/module/rgup/holders/
+show rmmod rgup_sample_client
+show rmmod rgup
+echo "=== end"
