@@ -9,6 +9,8 @@
 //!
 //! What the crate offers:
 //!
+//! - [`pin`]: long-term pinning of user memory, with the `FOLL_LONGTERM` rules checked and
+//!   explained, all-or-nothing pins, `RLIMIT_MEMLOCK` accounting and RAII unpin;
 //! - [`Client`]: a driver's registration with rgup, so that what it holds is attributed and
 //!   shown in rgup's statistics;
 //! - [`stats`]: the counters behind `/sys/kernel/debug/rgup/stats`;
@@ -20,6 +22,8 @@
 const __LOG_PREFIX: &[u8] = b"rgup\0";
 
 mod client;
+mod helpers;
+pub mod pin;
 pub mod stats;
 
 pub use client::Client;

@@ -15,15 +15,27 @@ use kernel::sync::atomic::{
 /// Counters of everything the library holds on behalf of its clients.
 pub struct Stats {
     clients: Atomic<u64>,
+    pins: Atomic<u64>,
+    pinned_pages: Atomic<u64>,
+    charged_pages: Atomic<u64>,
+    pins_total: Atomic<u64>,
 }
 
 /// The library-wide counters.
 pub static GLOBAL: Stats = Stats::new();
 
+fn dec(counter: &Atomic<u64>, n: u64) {
+    counter.fetch_sub(n, Relaxed);
+}
+
 impl Stats {
     const fn new() -> Self {
         Self {
             clients: Atomic::new(0),
+            pins: Atomic::new(0),
+            pinned_pages: Atomic::new(0),
+            charged_pages: Atomic::new(0),
+            pins_total: Atomic::new(0),
         }
     }
 
@@ -32,18 +44,61 @@ impl Stats {
         self.clients.load(Relaxed)
     }
 
+    /// Number of [`crate::pin::PinnedPages`] currently alive.
+    pub fn pins(&self) -> u64 {
+        self.pins.load(Relaxed)
+    }
+
+    /// Pages held by those pins.
+    pub fn pinned_pages(&self) -> u64 {
+        self.pinned_pages.load(Relaxed)
+    }
+
+    /// Pages currently charged to some mm's `pinned_vm` by rgup.
+    pub fn charged_pages(&self) -> u64 {
+        self.charged_pages.load(Relaxed)
+    }
+
+    /// Pins made since the module loaded.
+    pub fn pins_total(&self) -> u64 {
+        self.pins_total.load(Relaxed)
+    }
+
     pub(crate) fn client_registered(&self) {
         self.clients.add(1, Relaxed);
     }
 
     pub(crate) fn client_unregistered(&self) {
-        self.clients.fetch_sub(1, Relaxed);
+        dec(&self.clients, 1);
+    }
+
+    pub(crate) fn pinned(&self, pages: usize) {
+        self.pins.add(1, Relaxed);
+        self.pins_total.add(1, Relaxed);
+        self.pinned_pages.add(pages as u64, Relaxed);
+    }
+
+    pub(crate) fn unpinned(&self, pages: usize) {
+        dec(&self.pins, 1);
+        dec(&self.pinned_pages, pages as u64);
+    }
+
+    pub(crate) fn charged(&self, pages: usize) {
+        self.charged_pages.add(pages as u64, Relaxed);
+    }
+
+    pub(crate) fn uncharged(&self, pages: usize) {
+        dec(&self.charged_pages, pages as u64);
     }
 }
 
 impl fmt::Display for Stats {
     /// One `name: value` line per counter, the format of `/sys/kernel/debug/rgup/stats`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "clients: {}", self.clients())
+        writeln!(f, "clients: {}", self.clients())?;
+        writeln!(f, "pins: {}", self.pins())?;
+        writeln!(f, "pinned_pages: {}", self.pinned_pages())?;
+        writeln!(f, "charged_pages: {}", self.charged_pages())?;
+        writeln!(f, "pins_total: {}", self.pins_total())
     }
 }

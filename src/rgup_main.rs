@@ -14,9 +14,12 @@ use kernel::{
         MiscDeviceOptions,
         MiscDeviceRegistration, //
     },
+    new_mutex,
     prelude::*,
+    sync::Mutex,
 };
 
+mod pin_table;
 mod uapi;
 
 module! {
@@ -53,20 +56,34 @@ impl kernel::InPlaceModule for RgupModule {
     }
 }
 
-/// The state of one open file of `/dev/rgup`.
-struct RgupFile;
+/// The state of one open file of `/dev/rgup`: its pins. Released (unpinned) with the file.
+#[pin_data]
+struct RgupFile {
+    #[pin]
+    pins: Mutex<pin_table::PinTable>,
+}
 
 #[vtable]
 impl MiscDevice for RgupFile {
-    type Ptr = KBox<Self>;
+    type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(RgupFile, GFP_KERNEL)?)
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(RgupFile {
+                pins <- new_mutex!(pin_table::PinTable::default()),
+            }),
+            GFP_KERNEL,
+        )
     }
 
-    fn ioctl(_me: &RgupFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(me: Pin<&RgupFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             uapi::RGUP_IOC_VERSION => ioctl_version(arg),
+            uapi::RGUP_IOC_PIN => pin_table::pin(&mut me.pins.lock(), arg),
+            uapi::RGUP_IOC_UNPIN => pin_table::unpin(&mut me.pins.lock(), arg),
+            uapi::RGUP_IOC_CHECK => pin_table::check(arg),
+            uapi::RGUP_IOC_RW => pin_table::rw(&mut me.pins.lock(), arg),
+            uapi::RGUP_IOC_STATS => pin_table::stats(&me.pins.lock(), arg),
             _ => Err(ENOTTY),
         }
     }
@@ -82,7 +99,7 @@ fn ioctl_version(arg: usize) -> Result<isize> {
     arg.val.major = v.major;
     arg.val.minor = v.minor;
     arg.val.patch = v.patch;
-    arg.val.features = 0;
+    arg.val.features = u64::from(uapi::RGUP_FEATURE_PIN);
     arg.write_back()?;
     Ok(0)
 }

@@ -121,17 +121,30 @@ impl<T: ExtStruct> ExtArg<T> {
     }
 }
 
-// SAFETY: `rgup_version` is all integers, without padding (checked below), so every byte pattern
-// is valid and every byte is initialised.
-unsafe impl FromBytes for rgup_version {}
-// SAFETY: See the `FromBytes` impl above.
-unsafe impl AsBytes for rgup_version {}
-// SAFETY: `rgup_version` starts with `__u32 size`; its first published size is
-// `RGUP_VERSION_SIZE_VER0`.
-unsafe impl ExtStruct for rgup_version {
-    const SIZE_VER0: usize = RGUP_VERSION_SIZE_VER0 as usize;
+/// Declares uAPI structs as [`ExtStruct`]s, checking their size against the first published one.
+macro_rules! ext_structs {
+    ($($t:ident = $ver0:ident),* $(,)?) => {$(
+        // SAFETY: The uAPI struct is all integers with its padding spelled out as `reserved`
+        // fields, so every byte pattern is valid and every byte is initialised.
+        unsafe impl FromBytes for $t {}
+        // SAFETY: See the `FromBytes` impl above.
+        unsafe impl AsBytes for $t {}
+        // SAFETY: The struct starts with `__u32 size`; `$ver0` is its first published size.
+        unsafe impl ExtStruct for $t {
+            const SIZE_VER0: usize = $ver0 as usize;
+        }
+        const _: () = assert!(size_of::<$t>() == $ver0 as usize);
+    )*};
 }
-const _: () = assert!(size_of::<rgup_version>() == RGUP_VERSION_SIZE_VER0 as usize);
+
+ext_structs! {
+    rgup_version = RGUP_VERSION_SIZE_VER0,
+    rgup_pin = RGUP_PIN_SIZE_VER0,
+    rgup_unpin = RGUP_UNPIN_SIZE_VER0,
+    rgup_check = RGUP_CHECK_SIZE_VER0,
+    rgup_rw = RGUP_RW_SIZE_VER0,
+    rgup_stats = RGUP_STATS_SIZE_VER0,
+}
 
 #[kunit_tests(rgup_uapi)]
 mod tests {

@@ -36,7 +36,15 @@
 
 enum {
 	RGUP_CMD_VERSION = 0x00,
+	RGUP_CMD_PIN = 0x01,
+	RGUP_CMD_UNPIN = 0x02,
+	RGUP_CMD_CHECK = 0x03,
+	RGUP_CMD_RW = 0x04,
+	RGUP_CMD_STATS = 0x05,
 };
+
+/* RGUP_IOC_VERSION features */
+#define RGUP_FEATURE_PIN	(1ULL << 0)
 
 /**
  * struct rgup_version - RGUP_IOC_VERSION: what this rgup speaks
@@ -61,5 +69,189 @@ struct rgup_version {
 #define RGUP_VERSION_SIZE_VER0	32
 
 #define RGUP_IOC_VERSION	_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_VERSION)
+
+/*
+ * Long-term pins. Each open file of /dev/rgup has its own table of pins,
+ * named by handles (1, 2, ...); closing the file unpins everything in it. A
+ * child that inherits the file descriptor shares the table.
+ */
+
+/* The device may write the pages (FOLL_WRITE); otherwise it only reads. */
+#define RGUP_PIN_WRITE		(1U << 0)
+/* Pin with pin_user_pages_fast() instead of pin_user_pages() under mmap_lock. */
+#define RGUP_PIN_FAST		(1U << 1)
+/* With RGUP_PIN_FAST: fail if the fast path pins short, do not finish locked. */
+#define RGUP_PIN_NO_FALLBACK	(1U << 2)
+/* Do not charge RLIMIT_MEMLOCK (VmPin); needs CAP_IPC_LOCK, else EPERM. */
+#define RGUP_PIN_NO_ACCOUNT	(1U << 3)
+#define RGUP_PIN_FLAGS		(RGUP_PIN_WRITE | RGUP_PIN_FAST | \
+				 RGUP_PIN_NO_FALLBACK | RGUP_PIN_NO_ACCOUNT)
+
+/**
+ * struct rgup_pin - RGUP_IOC_PIN: pin the pages covering [addr, addr + len)
+ * @size: sizeof(struct rgup_pin)
+ * @flags: RGUP_PIN_*
+ * @addr: first byte (any alignment)
+ * @len: bytes, at least 1
+ * @handle: out: names the pin in RGUP_IOC_UNPIN and RGUP_IOC_RW
+ * @reserved: must be zero
+ * @nr_pages: out: pages pinned
+ * @nr_folios: out: distinct folios among them
+ * @nr_runs: out: physically contiguous runs of pages
+ *
+ * All or nothing: on error nothing is pinned or charged. Errors, besides the
+ * common ones: EINVAL (len 0, overflow, beyond user space, more than 2^22
+ * pages), EFAULT (a hole, VM_IO/VM_PFNMAP, secretmem, a writable shared file
+ * mapping that needs dirty tracking, missing PROT_READ/PROT_WRITE),
+ * EOPNOTSUPP (FS-DAX), ENOMEM (over RLIMIT_MEMLOCK, or out of memory), EPERM
+ * (RGUP_PIN_NO_ACCOUNT without CAP_IPC_LOCK), ENOSPC (65536 pins on this
+ * file), and what pin_user_pages*() report (EINTR, EAGAIN, EHWPOISON...).
+ * RGUP_IOC_CHECK tells which VMA and why.
+ */
+struct rgup_pin {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 addr;
+	__aligned_u64 len;
+	__u32 handle;
+	__u32 reserved;
+	__aligned_u64 nr_pages;
+	__aligned_u64 nr_folios;
+	__aligned_u64 nr_runs;
+};
+
+#define RGUP_PIN_SIZE_VER0	56
+
+/**
+ * struct rgup_unpin - RGUP_IOC_UNPIN: release a pin (ENOENT: no such handle)
+ * @size: sizeof(struct rgup_unpin)
+ * @handle: from RGUP_IOC_PIN
+ */
+struct rgup_unpin {
+	__u32 size;
+	__u32 handle;
+};
+
+#define RGUP_UNPIN_SIZE_VER0	8
+
+/* Why RGUP_IOC_CHECK says a pin would fail (struct rgup_check.reason). */
+enum rgup_reason {
+	RGUP_REASON_NONE = 0,		/* the pin would pass the checks */
+	RGUP_REASON_IO_PFNMAP = 1,	/* VM_IO/VM_PFNMAP: EFAULT */
+	RGUP_REASON_FSDAX = 2,		/* FS-DAX file: EOPNOTSUPP */
+	RGUP_REASON_SECRETMEM = 3,	/* memfd_secret(): EFAULT */
+	/* writable shared mapping of a file needing dirty tracking: EFAULT */
+	RGUP_REASON_DIRTY_TRACKED_FILE = 4,
+	RGUP_REASON_NOT_WRITABLE = 5,	/* no PROT_WRITE: EFAULT */
+	RGUP_REASON_NOT_READABLE = 6,	/* no PROT_READ: EFAULT */
+	RGUP_REASON_ARCH_DENIED = 7,	/* e.g. protection key: EFAULT */
+	RGUP_REASON_HOLE = 8,		/* unmapped address: EFAULT */
+	RGUP_REASON_INVALID_RANGE = 9,	/* EINVAL */
+	RGUP_REASON_TOO_LARGE = 10,	/* EINVAL */
+};
+
+/* What backs a VMA (struct rgup_check.vma_kind). */
+enum rgup_vma_kind {
+	RGUP_VMA_NONE = 0,
+	RGUP_VMA_ANONYMOUS = 1,
+	RGUP_VMA_SHMEM = 2,
+	RGUP_VMA_HUGETLB = 3,
+	RGUP_VMA_FILE = 4,
+	RGUP_VMA_SECRETMEM = 5,
+	RGUP_VMA_IO_PFNMAP = 6,
+	RGUP_VMA_FSDAX = 7,
+};
+
+/**
+ * struct rgup_check - RGUP_IOC_CHECK: would RGUP_IOC_PIN of this range pass
+ *	rgup's FOLL_LONGTERM checks, and if not, why (nothing is pinned)
+ * @size: sizeof(struct rgup_check)
+ * @flags: RGUP_PIN_WRITE or 0
+ * @addr: as for RGUP_IOC_PIN
+ * @len: as for RGUP_IOC_PIN
+ * @error: out: 0, or the negative errno the pin would fail with
+ * @reason: out: enum rgup_reason
+ * @vma_start: out: the refused VMA's start, or the first unmapped address
+ * @vma_end: out: the refused VMA's end
+ * @vma_kind: out: enum rgup_vma_kind of the refused VMA
+ * @nr_vmas: out: with @error 0, the number of VMAs in the range
+ *
+ * The ioctl itself succeeds whatever the verdict.
+ */
+struct rgup_check {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 addr;
+	__aligned_u64 len;
+	__s32 error;
+	__u32 reason;
+	__aligned_u64 vma_start;
+	__aligned_u64 vma_end;
+	__u32 vma_kind;
+	__u32 nr_vmas;
+};
+
+#define RGUP_CHECK_SIZE_VER0	56
+
+/* RGUP_IOC_RW direction: user buffer -> pinned pages (a device write). */
+#define RGUP_RW_WRITE		(1U << 0)
+
+/**
+ * struct rgup_rw - RGUP_IOC_RW: copy between a user buffer and the pinned
+ *	pages of a handle, i.e. what the device would read or write
+ * @size: sizeof(struct rgup_rw)
+ * @flags: RGUP_RW_WRITE to write the pages (and mark them dirty), else read
+ * @handle: from RGUP_IOC_PIN
+ * @reserved: must be zero
+ * @offset: byte offset in the pinned range (relative to its @addr)
+ * @len: bytes, at least 1, within the pinned range
+ * @buf: user buffer of @len bytes
+ *
+ * Errors, besides the common ones: ENOENT (no such handle), EINVAL (range
+ * outside the pin), EPERM (RGUP_RW_WRITE on a pin without RGUP_PIN_WRITE).
+ */
+struct rgup_rw {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 reserved;
+	__aligned_u64 offset;
+	__aligned_u64 len;
+	__aligned_u64 buf;
+};
+
+#define RGUP_RW_SIZE_VER0	40
+
+/**
+ * struct rgup_stats - RGUP_IOC_STATS: what rgup holds
+ * @size: sizeof(struct rgup_stats)
+ * @reserved: must be zero
+ * @fd_pins: out: pins in this file's table
+ * @fd_pages: out: pages they hold
+ * @fd_charged_pages: out: of which charged to RLIMIT_MEMLOCK
+ * @pins: out: pins alive in the whole system (all files and drivers)
+ * @pinned_pages: out: pages they hold
+ * @charged_pages: out: of which charged
+ * @pins_total: out: pins made since rgup was loaded
+ */
+struct rgup_stats {
+	__u32 size;
+	__u32 reserved;
+	__aligned_u64 fd_pins;
+	__aligned_u64 fd_pages;
+	__aligned_u64 fd_charged_pages;
+	__aligned_u64 pins;
+	__aligned_u64 pinned_pages;
+	__aligned_u64 charged_pages;
+	__aligned_u64 pins_total;
+};
+
+#define RGUP_STATS_SIZE_VER0	64
+
+#define RGUP_IOC_PIN		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_PIN)
+#define RGUP_IOC_UNPIN		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_UNPIN)
+#define RGUP_IOC_CHECK		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_CHECK)
+#define RGUP_IOC_RW		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_RW)
+#define RGUP_IOC_STATS		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_STATS)
 
 #endif /* _UAPI_LINUX_RGUP_H */

@@ -45,6 +45,19 @@ result() { # result ok|not-ok DESCRIPTION
 	fi
 }
 
+# What the kselftests need besides rgup.ko: free huge pages, and an ext4
+# mount (a filesystem with writeback, whose shared mappings need dirty
+# tracking) at /tmp/rgup-ext4, marked by .rgup-mounted.
+echo 8 > /proc/sys/vm/nr_hugepages
+ext4=/tmp/rgup-ext4
+if mkdir -p "$ext4" && truncate -s 64M /tmp/rgup-ext4.img &&
+   mkfs.ext4 -q -F /tmp/rgup-ext4.img && mount -o loop /tmp/rgup-ext4.img "$ext4" &&
+   touch "$ext4/.rgup-mounted"; then
+	result ok "ext4 test mount at $ext4"
+else
+	result not-ok "ext4 test mount at $ext4"
+fi
+
 pins_before=$(pins_outstanding)
 echo "# FOLL_PIN pins outstanding before the run: $pins_before"
 
@@ -84,6 +97,9 @@ for t in "$tests"/rgup_*_test "$tests"/rgup_*.sh; do
 		result not-ok "$name exited with status $rc" ;;
 	esac
 done
+
+umount "$ext4" 2>/dev/null
+rm -f /tmp/rgup-ext4.img
 
 if rmmod rgup; then
 	result ok "rmmod rgup"

@@ -1,0 +1,904 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Long-term pinning of user memory for device DMA.
+//!
+//! A driver describes what it wants pinned with a [`PinRequest`] and gets either a
+//! [`PinnedPages`], which owns every page of the range and unpins them on drop, or a
+//! [`PinError`] that says why not and maps to one errno.
+//!
+//! The rules of `FOLL_LONGTERM` (`mm/gup.c`, `check_vma_flags()`) are checked by rgup itself
+//! before pinning, VMA by VMA in address order and in the kernel's order, so that a refusal names
+//! the VMA and the reason: I/O and PFN maps, FS-DAX, secretmem, writable shared file mappings
+//! that need dirty tracking (ext4, xfs, btrfs; tmpfs, memfd and hugetlbfs are fine), missing
+//! permissions, holes. The kernel's own check still runs underneath, in the same `mmap_lock`
+//! critical section for [`Method::Locked`]; the two give the same verdict (the kselftests check
+//! it for every memory type). [`PinRequest::check`] runs the verdict alone.
+//!
+//! Pins are all-or-nothing: a short pin is unwound and reported as [`PinError::Incomplete`].
+//! Pinned pages are charged to the pinning mm's `pinned_vm` against `RLIMIT_MEMLOCK` (bypassed
+//! with `CAP_IPC_LOCK`), as RDMA's umem does, before pinning; the charge is returned exactly
+//! once, to the mm that was charged, when the [`PinnedPages`] is dropped, whichever task drops
+//! it and whether or not the process still exists.
+//!
+//! `FOLL_LONGTERM` and `FOLL_PCI_P2PDMA` exclude each other (`is_valid_gup_args()`): long-term
+//! pins never contain PCI peer memory.
+//!
+//! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
+
+use crate::{
+    helpers,
+    stats, //
+};
+use core::ptr::NonNull;
+use kernel::{
+    alloc::AllocError,
+    bindings,
+    bitmap::BitmapVec,
+    ffi::c_ulong,
+    mm::{
+        virt::VmaRef,
+        Mm,
+        MmWithUser,
+        MmapReadGuard, //
+    },
+    page::{
+        BorrowedPage,
+        PAGE_SHIFT,
+        PAGE_SIZE, //
+    },
+    prelude::*,
+    sync::aref::ARef,
+    uaccess::{
+        UserSliceReader,
+        UserSliceWriter, //
+    },
+};
+
+/// The largest number of pages one request may pin (16 GiB of 4 KiB pages).
+pub const MAX_PIN_PAGES: usize = 1 << 22;
+
+/// What the device does with the pinned memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The device only reads.
+    Read,
+    /// The device may write (`FOLL_WRITE`): anonymous copy-on-write pages are broken first.
+    Write,
+}
+
+/// How the pages are pinned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// `pin_user_pages()` under the mmap read lock, in the same critical section as rgup's checks.
+    Locked,
+    /// `pin_user_pages_fast()` without the mmap lock (rgup's checks run just before).
+    ///
+    /// With `fallback`, a short fast pin continues with [`Method::Locked`] for the rest;
+    /// without, it fails with [`PinError::Incomplete`]. Pins of a remote mm are always locked.
+    Fast {
+        /// Continue with the locked path after a short fast pin.
+        fallback: bool,
+    },
+}
+
+/// Whether the pinned pages are charged against `RLIMIT_MEMLOCK`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accounting {
+    /// Charge `mm->pinned_vm` (shown as `VmPin`) and refuse beyond `RLIMIT_MEMLOCK`, unless the
+    /// caller has `CAP_IPC_LOCK` (the limit is then not checked, the pages are still counted).
+    Memlock,
+    /// Do not charge: the caller accounts the memory itself.
+    None,
+}
+
+/// What backs a VMA, as far as long-term pinning is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum VmaKind {
+    /// Private anonymous memory (no `vm_ops`).
+    Anonymous = 1,
+    /// tmpfs, memfd, shared anonymous memory.
+    Shmem = 2,
+    /// hugetlbfs (`VM_HUGETLB`).
+    Hugetlb = 3,
+    /// Any other file mapping.
+    File = 4,
+    /// `memfd_secret()` memory.
+    Secretmem = 5,
+    /// `VM_IO` or `VM_PFNMAP`: memory without `struct page` semantics.
+    IoPfnMap = 6,
+    /// A file on a filesystem mounted with DAX.
+    FsDax = 7,
+}
+
+/// One VMA of a request's range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmaSpan {
+    /// First address of the VMA.
+    pub start: usize,
+    /// One past its last address.
+    pub end: usize,
+    /// What backs it.
+    pub kind: VmaKind,
+}
+
+/// Why a VMA cannot be pinned long-term, in the order `check_vma_flags()` tests them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Refusal {
+    /// `VM_IO`/`VM_PFNMAP`: there are no pages to pin (`EFAULT`).
+    IoPfnMap = 1,
+    /// FS-DAX: the pages are the storage itself and cannot be pinned indefinitely
+    /// (`EOPNOTSUPP`).
+    FsDax = 2,
+    /// Secret memory is unmapped from the kernel; no device may reach it (`EFAULT`).
+    Secretmem = 3,
+    /// A writable shared mapping of a file that needs dirty tracking (writeback or
+    /// `page_mkwrite`): a device writing behind the filesystem's back would lose data
+    /// (`EFAULT`). Use tmpfs, memfd or hugetlbfs, or pin read-only.
+    DirtyTrackedFile = 4,
+    /// Write access to a mapping without `PROT_WRITE` (`EFAULT`).
+    NotWritable = 5,
+    /// Read access to a mapping without `PROT_READ`, e.g. `PROT_NONE` (`EFAULT`).
+    NotReadable = 6,
+    /// The architecture refuses the access, e.g. a protection key (`EFAULT`).
+    ArchDenied = 7,
+}
+
+impl Refusal {
+    /// The errno the kernel's own check returns for this refusal.
+    pub fn to_errno(self) -> Error {
+        match self {
+            Refusal::FsDax => EOPNOTSUPP,
+            _ => EFAULT,
+        }
+    }
+
+    /// One line for people.
+    pub fn explain(self) -> &'static str {
+        match self {
+            Refusal::IoPfnMap => "VM_IO/VM_PFNMAP mapping: no struct pages to pin",
+            Refusal::FsDax => "FS-DAX file: long-term pins of DAX storage are not supported",
+            Refusal::Secretmem => "memfd_secret() memory is off limits to the kernel and devices",
+            Refusal::DirtyTrackedFile => {
+                "writable shared mapping of a file that needs dirty tracking (use tmpfs, memfd, \
+                 hugetlbfs, or pin read-only)"
+            }
+            Refusal::NotWritable => "write access to a mapping without PROT_WRITE",
+            Refusal::NotReadable => "read access to a mapping without PROT_READ",
+            Refusal::ArchDenied => "the architecture denies the access (protection key)",
+        }
+    }
+}
+
+/// Why a pin failed. Each variant maps to exactly one errno ([`PinError::to_errno`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinError {
+    /// Zero length, `addr + len` overflows, or the range leaves user space (`EINVAL`).
+    InvalidRange,
+    /// More than [`MAX_PIN_PAGES`] pages (`EINVAL`).
+    TooLarge,
+    /// The calling task has no mm, e.g. a kernel thread (`ESRCH`).
+    NoMm,
+    /// No VMA at `addr` (`EFAULT`).
+    Hole {
+        /// First unmapped address.
+        addr: usize,
+    },
+    /// A VMA of the range cannot be pinned long-term.
+    Refused {
+        /// The VMA.
+        vma: VmaSpan,
+        /// Why.
+        why: Refusal,
+    },
+    /// Charging the pages would exceed `RLIMIT_MEMLOCK` (`ENOMEM`).
+    OverMemlockLimit {
+        /// Pages the request would have charged.
+        pages: usize,
+        /// The limit, in pages.
+        limit: usize,
+    },
+    /// The kernel pinned fewer pages than asked and reported no error (`EFAULT`).
+    Incomplete {
+        /// Pages pinned (and unpinned again).
+        pinned: usize,
+        /// Pages asked for.
+        wanted: usize,
+    },
+    /// `pin_user_pages*()` itself failed with this errno (`ENOMEM`, `EINTR`, `EAGAIN`, `EFAULT`,
+    /// `EHWPOISON`, ...), or an allocation of rgup failed (`ENOMEM`).
+    Kernel(Error),
+}
+
+impl PinError {
+    /// The errno of this error.
+    pub fn to_errno(self) -> Error {
+        match self {
+            PinError::InvalidRange | PinError::TooLarge => EINVAL,
+            PinError::NoMm => ESRCH,
+            PinError::Hole { .. } | PinError::Incomplete { .. } => EFAULT,
+            PinError::Refused { why, .. } => why.to_errno(),
+            PinError::OverMemlockLimit { .. } => ENOMEM,
+            PinError::Kernel(e) => e,
+        }
+    }
+}
+
+impl From<PinError> for Error {
+    fn from(e: PinError) -> Self {
+        e.to_errno()
+    }
+}
+
+impl From<AllocError> for PinError {
+    fn from(_: AllocError) -> Self {
+        PinError::Kernel(ENOMEM)
+    }
+}
+
+/// The pages covering a byte range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PageSpan {
+    /// Address of the first page.
+    pub(crate) first: usize,
+    /// Number of pages.
+    pub(crate) count: usize,
+    /// Offset of the range in the first page.
+    pub(crate) offset: usize,
+}
+
+impl PageSpan {
+    /// The pages covering `[addr, addr + len)` of a user address space ending at `user_end`.
+    pub(crate) fn new(addr: usize, len: usize, user_end: usize) -> Result<Self, PinError> {
+        if len == 0 {
+            return Err(PinError::InvalidRange);
+        }
+        let end = addr.checked_add(len).ok_or(PinError::InvalidRange)?;
+        if end > user_end {
+            return Err(PinError::InvalidRange);
+        }
+        let first = addr & !(PAGE_SIZE - 1);
+        let last = (end - 1) & !(PAGE_SIZE - 1);
+        let count = ((last - first) >> PAGE_SHIFT) + 1;
+        if count > MAX_PIN_PAGES {
+            return Err(PinError::TooLarge);
+        }
+        Ok(Self {
+            first,
+            count,
+            offset: addr - first,
+        })
+    }
+
+    fn end(&self) -> usize {
+        self.first + (self.count << PAGE_SHIFT)
+    }
+}
+
+fn user_end() -> usize {
+    // SAFETY: Reads a constant.
+    unsafe { helpers::rgup_helper_task_size_max() }
+}
+
+/// Classifies `vma` and applies the `FOLL_LONGTERM` rules of `check_vma_flags()` in its order.
+fn check_vma(vma: &VmaRef, access: Access, foreign: bool) -> Result<VmaSpan, PinError> {
+    let raw = vma.as_ptr();
+    let flags = vma.flags();
+    // SAFETY: `raw` is a valid VMA, we hold the mmap read lock (required by `VmaRef`).
+    let magic = unsafe { helpers::rgup_helper_vma_fs_magic(raw) };
+    // SAFETY: As above.
+    let fsdax = unsafe { helpers::rgup_helper_vma_is_fsdax(raw) };
+    // SAFETY: As above; `vm_ops` is stable under the mmap lock.
+    let anonymous = unsafe { (*raw).vm_ops.is_null() };
+
+    let kind = if flags & (bindings::VM_IO | bindings::VM_PFNMAP) != 0 {
+        VmaKind::IoPfnMap
+    } else if fsdax {
+        VmaKind::FsDax
+    } else if magic == bindings::SECRETMEM_MAGIC as c_ulong {
+        VmaKind::Secretmem
+    } else if flags & bindings::VM_HUGETLB != 0 {
+        VmaKind::Hugetlb
+    } else if anonymous {
+        VmaKind::Anonymous
+    } else if magic == bindings::TMPFS_MAGIC as c_ulong {
+        VmaKind::Shmem
+    } else {
+        VmaKind::File
+    };
+    let span = VmaSpan {
+        start: vma.start(),
+        end: vma.end(),
+        kind,
+    };
+    let refuse = |why| Err(PinError::Refused { vma: span, why });
+
+    match kind {
+        VmaKind::IoPfnMap => return refuse(Refusal::IoPfnMap),
+        VmaKind::FsDax => return refuse(Refusal::FsDax),
+        VmaKind::Secretmem => return refuse(Refusal::Secretmem),
+        _ => {}
+    }
+    let write = access == Access::Write;
+    if write {
+        // SAFETY: `raw` is a valid VMA under the mmap read lock.
+        if !anonymous && unsafe { helpers::rgup_helper_vma_needs_dirty_tracking(raw) } {
+            return refuse(Refusal::DirtyTrackedFile);
+        }
+        if flags & bindings::VM_WRITE == 0
+            || flags & bindings::VM_SHADOW_STACK as bindings::vm_flags_t != 0
+        {
+            return refuse(Refusal::NotWritable);
+        }
+    } else if flags & bindings::VM_READ == 0 {
+        return refuse(Refusal::NotReadable);
+    }
+    // SAFETY: `raw` is a valid VMA under the mmap read lock.
+    if !unsafe { helpers::rgup_helper_vma_access_permitted(raw, write, foreign) } {
+        return refuse(Refusal::ArchDenied);
+    }
+    Ok(span)
+}
+
+/// Walks the VMAs of `span` in address order; the first refusal or hole ends the walk.
+fn check_span(
+    guard: &MmapReadGuard<'_>,
+    span: &PageSpan,
+    access: Access,
+    foreign: bool,
+) -> Result<usize, PinError> {
+    let mut addr = span.first;
+    let mut vmas = 0;
+    while addr < span.end() {
+        let vma = guard.vma_lookup(addr).ok_or(PinError::Hole { addr })?;
+        let checked = check_vma(vma, access, foreign)?;
+        vmas += 1;
+        addr = checked.end;
+    }
+    Ok(vmas)
+}
+
+/// A request to pin a user range long-term.
+///
+/// # Examples
+///
+/// ```ignore
+/// use rgup::pin::{Access, PinRequest};
+///
+/// // In an ioctl: pin the caller's buffer for a device that writes into it.
+/// let mut pinned = PinRequest::new(uaddr, len, Access::Write).pin()?;
+/// program_device(pinned.folio_runs());
+/// // ... the device wrote everything:
+/// pinned.mark_dirty();
+/// drop(pinned); // unpinned, dirtied, uncharged
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct PinRequest {
+    addr: usize,
+    len: usize,
+    access: Access,
+    method: Method,
+    accounting: Accounting,
+}
+
+impl PinRequest {
+    /// Pins the pages covering `[addr, addr + len)` for `access`, with [`Method::Locked`] and
+    /// [`Accounting::Memlock`].
+    pub fn new(addr: usize, len: usize, access: Access) -> Self {
+        Self {
+            addr,
+            len,
+            access,
+            method: Method::Locked,
+            accounting: Accounting::Memlock,
+        }
+    }
+
+    /// Chooses how the pages are pinned.
+    pub fn method(self, method: Method) -> Self {
+        Self { method, ..self }
+    }
+
+    /// Chooses whether the pages are charged against `RLIMIT_MEMLOCK`.
+    pub fn accounting(self, accounting: Accounting) -> Self {
+        Self { accounting, ..self }
+    }
+
+    /// Would the pin of the current task's range succeed? Returns the number of VMAs of the range,
+    /// or the error the pin would fail with for the range's layout (it does not try the charge,
+    /// nor fault anything in).
+    pub fn check(&self) -> Result<usize, PinError> {
+        self.check_mm(current!().mm().ok_or(PinError::NoMm)?, false)
+    }
+
+    /// As [`PinRequest::check`], for the range in `mm`.
+    pub fn check_remote(&self, mm: &MmWithUser) -> Result<usize, PinError> {
+        self.check_mm(mm, true)
+    }
+
+    fn check_mm(&self, mm: &MmWithUser, foreign: bool) -> Result<usize, PinError> {
+        let span = PageSpan::new(self.addr, self.len, user_end())?;
+        check_span(&mm.mmap_read_lock(), &span, self.access, foreign)
+    }
+
+    /// Pins the range of the current task.
+    pub fn pin(self) -> Result<PinnedPages, PinError> {
+        self.pin_mm(current!().mm().ok_or(PinError::NoMm)?, false)
+    }
+
+    /// Pins the range of `mm`, for example one a driver held since the process registered with
+    /// it. Always uses [`Method::Locked`] (`pin_user_pages_remote()`).
+    pub fn pin_remote(self, mm: &MmWithUser) -> Result<PinnedPages, PinError> {
+        self.pin_mm(mm, true)
+    }
+
+    fn pin_mm(self, mm: &MmWithUser, remote: bool) -> Result<PinnedPages, PinError> {
+        let span = PageSpan::new(self.addr, self.len, user_end())?;
+        let mut pinned = PinnedPages {
+            pages: KVVec::with_capacity(span.count, GFP_KERNEL)?,
+            dirty: BitmapVec::new(span.count, GFP_KERNEL)?,
+            addr: self.addr,
+            len: self.len,
+            offset: span.offset,
+            access: self.access,
+            charge: None,
+        };
+        if self.accounting == Accounting::Memlock {
+            pinned.charge = Some(MemlockCharge::new(mm, span.count)?);
+        }
+
+        let mut gup_flags = bindings::FOLL_LONGTERM;
+        if self.access == Access::Write {
+            gup_flags |= bindings::FOLL_WRITE;
+        }
+        let method = if remote { Method::Locked } else { self.method };
+        if let Method::Fast { fallback } = method {
+            check_span(&mm.mmap_read_lock(), &span, self.access, false)?;
+            pinned.pin_fast(&span, gup_flags)?;
+            if pinned.page_count() < span.count && !fallback {
+                return Err(PinError::Incomplete {
+                    pinned: pinned.page_count(),
+                    wanted: span.count,
+                });
+            }
+        }
+        if pinned.page_count() < span.count {
+            let guard = mm.mmap_read_lock();
+            check_span(&guard, &span, self.access, remote)?;
+            pinned.pin_locked(&guard, mm, remote, &span, gup_flags)?;
+        }
+        stats::GLOBAL.pinned(pinned.page_count());
+        Ok(pinned)
+    }
+}
+
+/// Pages charged to an mm's `pinned_vm`, returned on drop.
+///
+/// # Invariants
+///
+/// `pages` pages were added to `mm->pinned_vm` and not yet subtracted.
+struct MemlockCharge {
+    mm: ARef<Mm>,
+    pages: usize,
+}
+
+impl MemlockCharge {
+    fn new(mm: &MmWithUser, pages: usize) -> Result<Self, PinError> {
+        let delta = i64::try_from(pages).map_err(|_| PinError::TooLarge)?;
+        // SAFETY: `CAP_IPC_LOCK` is a valid capability; `capable` may sleep, we are in process
+        // context.
+        let bypass = unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) };
+        // SAFETY: Reads the current task's rlimit.
+        let limit = unsafe { helpers::rgup_helper_memlock_limit_pages() } as usize;
+        // SAFETY: `mm` is a live mm (we hold a reference to it).
+        let now = unsafe { helpers::rgup_helper_mm_pinned_vm_add(mm.as_raw(), delta) };
+        if !bypass && usize::try_from(now).map_or(true, |now| now > limit) {
+            // SAFETY: Undoes the addition just made.
+            unsafe { helpers::rgup_helper_mm_pinned_vm_add(mm.as_raw(), -delta) };
+            return Err(PinError::OverMemlockLimit { pages, limit });
+        }
+        stats::GLOBAL.charged(pages);
+        // INVARIANT: `pages` were just added to `mm->pinned_vm`; `ARef<Mm>` (mmgrab) keeps the
+        // `mm_struct` alive until the drop subtracts them, even after the process exits.
+        Ok(Self {
+            mm: ARef::from(&**mm),
+            pages,
+        })
+    }
+}
+
+impl Drop for MemlockCharge {
+    fn drop(&mut self) {
+        // `pages` fitted in an i64 when charged.
+        let delta = self.pages as i64;
+        // SAFETY: By the type invariants `mm` is alive and holds the charge being returned.
+        unsafe { helpers::rgup_helper_mm_pinned_vm_add(self.mm.as_raw(), -delta) };
+        stats::GLOBAL.uncharged(self.pages);
+    }
+}
+
+/// The pages of a user range, pinned long-term.
+///
+/// Dropping it unpins every page: the pages marked dirty ([`PinnedPages::mark_dirty`],
+/// [`PinnedPages::write_from_user`]) with `unpin_user_pages_dirty_lock()` so that the data the
+/// device wrote reaches the page cache or swap, the others with plain unpins; then the charge is
+/// returned to the mm that was charged.
+///
+/// # Invariants
+///
+/// Each entry of `pages` is a page pinned once by this object with `FOLL_PIN | FOLL_LONGTERM`
+/// (and `FOLL_WRITE` iff `access` is [`Access::Write`]) and not yet unpinned; `dirty` has one bit
+/// per page the request covers; bits are only set for [`Access::Write`] pins.
+pub struct PinnedPages {
+    pages: KVVec<*mut bindings::page>,
+    dirty: BitmapVec,
+    addr: usize,
+    len: usize,
+    offset: usize,
+    access: Access,
+    // Dropped after the pages are unpinned (see `Drop`).
+    charge: Option<MemlockCharge>,
+}
+
+// SAFETY: The pages are pinned by this object; unpinning them and reading them through `kmap` may
+// happen from any thread.
+unsafe impl Send for PinnedPages {}
+// SAFETY: `&PinnedPages` only allows reading the pages, which any thread may do.
+unsafe impl Sync for PinnedPages {}
+
+impl PinnedPages {
+    fn pin_fast(&mut self, span: &PageSpan, gup_flags: u32) -> Result<(), PinError> {
+        while self.page_count() < span.count {
+            let done = self.page_count();
+            let want = (span.count - done).min(i32::MAX as usize);
+            let start = span.first + (done << PAGE_SHIFT);
+            let buf = self.pages.spare_capacity_mut();
+            // SAFETY: `buf` has room for `want` page pointers (capacity is `span.count`); the
+            // caller does not hold the mmap lock, as `pin_user_pages_fast` requires.
+            let ret = unsafe {
+                bindings::pin_user_pages_fast(
+                    start,
+                    want as i32,
+                    gup_flags,
+                    buf.as_mut_ptr().cast(),
+                )
+            };
+            if ret < 0 {
+                return Err(PinError::Kernel(Error::from_errno(ret)));
+            }
+            // SAFETY: The kernel initialised and pinned the first `ret` entries.
+            unsafe { self.pages.inc_len(ret as usize) };
+            if (ret as usize) < want {
+                return Ok(()); // short: the caller decides
+            }
+        }
+        Ok(())
+    }
+
+    fn pin_locked(
+        &mut self,
+        _guard: &MmapReadGuard<'_>,
+        mm: &MmWithUser,
+        remote: bool,
+        span: &PageSpan,
+        gup_flags: u32,
+    ) -> Result<(), PinError> {
+        while self.page_count() < span.count {
+            let done = self.page_count();
+            let want = span.count - done;
+            let start = span.first + (done << PAGE_SHIFT);
+            let buf = self.pages.spare_capacity_mut().as_mut_ptr().cast();
+            // SAFETY: `buf` has room for `want` pages; `_guard` holds `mm`'s mmap read lock, as
+            // both functions require (and `mm` is current's mm when `!remote`); `locked` is NULL,
+            // so the lock is never dropped.
+            let ret = unsafe {
+                if remote {
+                    bindings::pin_user_pages_remote(
+                        mm.as_raw(),
+                        start,
+                        want as c_ulong,
+                        gup_flags,
+                        buf,
+                        core::ptr::null_mut(),
+                    )
+                } else {
+                    bindings::pin_user_pages(start, want as c_ulong, gup_flags, buf)
+                }
+            };
+            if ret < 0 {
+                return Err(PinError::Kernel(Error::from_errno(ret as i32)));
+            }
+            if ret == 0 {
+                // `pin_user_pages*` return 0 rather than an error for invalid arguments.
+                return Err(PinError::Incomplete {
+                    pinned: done,
+                    wanted: span.count,
+                });
+            }
+            // SAFETY: The kernel initialised and pinned the first `ret` entries.
+            unsafe { self.pages.inc_len(ret as usize) };
+        }
+        Ok(())
+    }
+
+    /// Number of pages pinned.
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// The user address the request started at.
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+
+    /// The length in bytes of the request.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true: a pin covers at least one byte.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The access the pages were pinned for.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Pages charged to `RLIMIT_MEMLOCK` by this pin (0 with [`Accounting::None`]).
+    pub fn charged_pages(&self) -> usize {
+        self.charge.as_ref().map_or(0, |c| c.pages)
+    }
+
+    /// The `i`-th page of the range.
+    pub fn page(&self, i: usize) -> Option<BorrowedPage<'_>> {
+        let ptr = NonNull::new(*self.pages.get(i)?)?;
+        // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
+        // returned borrow cannot outlive.
+        Some(unsafe { BorrowedPage::from_raw(ptr) })
+    }
+
+    /// The pages of the range, in order.
+    pub fn pages(&self) -> impl Iterator<Item = BorrowedPage<'_>> + '_ {
+        (0..self.page_count()).filter_map(|i| self.page(i))
+    }
+
+    /// The physically contiguous runs of pages, in order, as `(first page index, pages)`.
+    ///
+    /// This is what a device's scatter list needs: one entry per run.
+    pub fn folio_runs(&self) -> FolioRuns<'_> {
+        FolioRuns {
+            pages: &self.pages,
+            next: 0,
+        }
+    }
+
+    /// The number of distinct folios the pages belong to.
+    pub fn folio_count(&self) -> usize {
+        let mut count = 0;
+        let mut last = core::ptr::null_mut();
+        for &page in self.pages.iter() {
+            // SAFETY: `page` is pinned (type invariants).
+            let folio = unsafe { helpers::rgup_helper_page_folio(page) };
+            if folio != last {
+                count += 1;
+                last = folio;
+            }
+        }
+        count
+    }
+
+    /// Marks every page dirty: the device wrote to all of it.
+    ///
+    /// Fails with `EPERM` for a read-only pin.
+    pub fn mark_dirty(&mut self) -> Result {
+        self.mark_dirty_range(0, self.len)
+    }
+
+    /// Marks the pages covering `[offset, offset + len)` of the range dirty.
+    ///
+    /// Fails with `EPERM` for a read-only pin and `EINVAL` for a sub-range outside the pin.
+    pub fn mark_dirty_range(&mut self, offset: usize, len: usize) -> Result {
+        if self.access != Access::Write {
+            return Err(EPERM);
+        }
+        let (first, last) = self.page_indices(offset, len)?;
+        for i in first..=last {
+            self.dirty.set_bit(i);
+        }
+        Ok(())
+    }
+
+    /// The page indices covering `[offset, offset + len)` of the requested range.
+    fn page_indices(&self, offset: usize, len: usize) -> Result<(usize, usize)> {
+        let end = offset.checked_add(len).ok_or(EINVAL)?;
+        if len == 0 || end > self.len {
+            return Err(EINVAL);
+        }
+        let first = (self.offset + offset) >> PAGE_SHIFT;
+        let last = (self.offset + end - 1) >> PAGE_SHIFT;
+        Ok((first, last))
+    }
+
+    /// Copies `len` bytes at `offset` of the range from the pinned pages to user space, that is,
+    /// what the device would read.
+    pub fn read_to_user(&self, offset: usize, len: usize, out: &mut UserSliceWriter) -> Result {
+        self.page_indices(offset, len)?;
+        let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
+        let mut pos = self.offset + offset;
+        let end = pos + len;
+        while pos < end {
+            let in_page = pos & (PAGE_SIZE - 1);
+            let n = (PAGE_SIZE - in_page).min(end - pos);
+            let page = self.page(pos >> PAGE_SHIFT).ok_or(EINVAL)?;
+            // SAFETY: `bounce` has room for `n <= PAGE_SIZE` bytes.
+            unsafe { page.read_raw(bounce.as_mut_ptr(), in_page, n)? };
+            out.write_slice(&bounce[..n])?;
+            pos += n;
+        }
+        Ok(())
+    }
+
+    /// Copies `len` bytes from user space into the pinned pages at `offset` of the range, as a
+    /// device write would, and marks those pages dirty. Fails with `EPERM` for a read-only pin.
+    pub fn write_from_user(
+        &mut self,
+        offset: usize,
+        len: usize,
+        input: &mut UserSliceReader,
+    ) -> Result {
+        self.mark_dirty_range(offset, len)?;
+        let mut pos = self.offset + offset;
+        let end = pos + len;
+        while pos < end {
+            let in_page = pos & (PAGE_SIZE - 1);
+            let n = (PAGE_SIZE - in_page).min(end - pos);
+            let page = self.page(pos >> PAGE_SHIFT).ok_or(EINVAL)?;
+            // SAFETY: The page is pinned writable and no Rust reference to its contents exists;
+            // concurrent CPU access from user space is allowed by the DMA model.
+            unsafe { page.copy_from_user_slice_raw(input, in_page, n)? };
+            pos += n;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PinnedPages {
+    fn drop(&mut self) {
+        let n = self.page_count();
+        let mut i = 0;
+        while i < n {
+            let dirty = self.dirty.next_bit(i) == Some(i);
+            let run_end = if dirty {
+                self.dirty.next_zero_bit(i)
+            } else {
+                self.dirty.next_bit(i)
+            }
+            .unwrap_or(n)
+            .min(n);
+            // SAFETY: By the type invariants entries `i..run_end` are pinned by us, once; they
+            // are not used after this.
+            unsafe {
+                bindings::unpin_user_pages_dirty_lock(
+                    self.pages.as_mut_ptr().add(i),
+                    (run_end - i) as c_ulong,
+                    dirty,
+                )
+            };
+            i = run_end;
+        }
+        stats::GLOBAL.unpinned(n);
+        // `self.charge` is dropped after this: unpinned first, then uncharged.
+    }
+}
+
+/// Iterator over the physically contiguous runs of a [`PinnedPages`].
+pub struct FolioRuns<'a> {
+    pages: &'a [*mut bindings::page],
+    next: usize,
+}
+
+impl Iterator for FolioRuns<'_> {
+    /// `(index of the first page, number of pages)`.
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let start = self.next;
+        let first = *self.pages.get(start)?;
+        // SAFETY: The pages are pinned for the lifetime of the borrow.
+        let base = unsafe { helpers::rgup_helper_page_to_pfn(first) };
+        let mut end = start + 1;
+        while let Some(&page) = self.pages.get(end) {
+            // SAFETY: As above.
+            let pfn = unsafe { helpers::rgup_helper_page_to_pfn(page) };
+            if pfn != base + (end - start) as c_ulong {
+                break;
+            }
+            end += 1;
+        }
+        self.next = end;
+        Some((start, end - start))
+    }
+}
+
+#[kunit_tests(rgup_pin)]
+mod tests {
+    use super::*;
+
+    const END: usize = 0x7fff_ffff_f000;
+
+    #[test]
+    fn span_of_one_byte_is_one_page() {
+        assert_eq!(
+            PageSpan::new(0x1000_0123, 1, END),
+            Ok(PageSpan {
+                first: 0x1000_0000,
+                count: 1,
+                offset: 0x123
+            })
+        );
+    }
+
+    #[test]
+    fn span_crossing_a_page_boundary() {
+        let s = PageSpan::new(0x1000_0fff, 2, END).unwrap();
+        assert_eq!((s.first, s.count, s.offset), (0x1000_0000, 2, 0xfff));
+        let s = PageSpan::new(0x1000_0000, PAGE_SIZE, END).unwrap();
+        assert_eq!(s.count, 1);
+        let s = PageSpan::new(0x1000_0000, PAGE_SIZE + 1, END).unwrap();
+        assert_eq!(s.count, 2);
+    }
+
+    #[test]
+    fn span_rejects_bad_ranges() {
+        assert_eq!(PageSpan::new(0x1000, 0, END), Err(PinError::InvalidRange));
+        assert_eq!(
+            PageSpan::new(usize::MAX - 10, 100, END),
+            Err(PinError::InvalidRange)
+        );
+        assert_eq!(PageSpan::new(END - 1, 2, END), Err(PinError::InvalidRange));
+        assert_eq!(
+            PageSpan::new(0xffff_8000_0000_0000, 1, END),
+            Err(PinError::InvalidRange)
+        );
+        assert!(PageSpan::new(END - PAGE_SIZE, PAGE_SIZE, END).is_ok());
+        assert_eq!(
+            PageSpan::new(0x1000, (MAX_PIN_PAGES << PAGE_SHIFT) + 1, END),
+            Err(PinError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn one_errno_per_error() {
+        let vma = VmaSpan {
+            start: 0,
+            end: PAGE_SIZE,
+            kind: VmaKind::File,
+        };
+        assert_eq!(PinError::InvalidRange.to_errno(), EINVAL);
+        assert_eq!(PinError::Hole { addr: 0 }.to_errno(), EFAULT);
+        assert_eq!(
+            PinError::Refused {
+                vma,
+                why: Refusal::FsDax
+            }
+            .to_errno(),
+            EOPNOTSUPP
+        );
+        assert_eq!(
+            PinError::Refused {
+                vma,
+                why: Refusal::DirtyTrackedFile
+            }
+            .to_errno(),
+            EFAULT
+        );
+        assert_eq!(
+            PinError::OverMemlockLimit { pages: 2, limit: 1 }.to_errno(),
+            ENOMEM
+        );
+        assert_eq!(PinError::NoMm.to_errno(), ESRCH);
+    }
+}

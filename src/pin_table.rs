@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The pins of one open file of `/dev/rgup`, and the pinning commands of the uAPI.
+
+use crate::uapi::{
+    self,
+    ExtArg, //
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+use rgup::pin::{
+    Access,
+    Accounting,
+    Method,
+    PinError,
+    PinRequest,
+    PinnedPages, //
+};
+
+/// Most pins one open file may hold.
+const MAX_PINS_PER_FILE: usize = 1 << 16;
+
+/// The pins of one open file, named by handles `1..`.
+#[derive(Default)]
+pub(crate) struct PinTable {
+    slots: KVec<Option<PinnedPages>>,
+}
+
+impl PinTable {
+    fn insert(&mut self, pinned: PinnedPages) -> Result<u32> {
+        let index = match self.slots.iter().position(Option::is_none) {
+            Some(free) => {
+                self.slots[free] = Some(pinned);
+                free
+            }
+            None if self.slots.len() < MAX_PINS_PER_FILE => {
+                self.slots.push(Some(pinned), GFP_KERNEL)?;
+                self.slots.len() - 1
+            }
+            None => return Err(ENOSPC),
+        };
+        // `index < MAX_PINS_PER_FILE`, so the handle fits.
+        Ok(index as u32 + 1)
+    }
+
+    fn slot(&mut self, handle: u32) -> Result<&mut Option<PinnedPages>> {
+        let index = (handle as usize).checked_sub(1).ok_or(ENOENT)?;
+        match self.slots.get_mut(index) {
+            Some(slot) if slot.is_some() => Ok(slot),
+            _ => Err(ENOENT),
+        }
+    }
+
+    fn get(&mut self, handle: u32) -> Result<&mut PinnedPages> {
+        self.slot(handle)?.as_mut().ok_or(ENOENT)
+    }
+
+    fn remove(&mut self, handle: u32) -> Result<PinnedPages> {
+        self.slot(handle)?.take().ok_or(ENOENT)
+    }
+
+    fn pins(&self) -> impl Iterator<Item = &PinnedPages> {
+        self.slots.iter().flatten()
+    }
+}
+
+fn user_usize(v: u64) -> Result<usize> {
+    usize::try_from(v).map_err(|_| EINVAL)
+}
+
+/// `RGUP_IOC_PIN`.
+pub(crate) fn pin(table: &mut PinTable, arg: usize) -> Result<isize> {
+    let mut arg = ExtArg::<uapi::rgup_pin>::read(arg)?;
+    let v = &arg.val;
+    if v.reserved != 0 || v.flags & !uapi::RGUP_PIN_FLAGS != 0 {
+        return Err(EINVAL);
+    }
+    let has = |flag: u32| v.flags & flag != 0;
+    if has(uapi::RGUP_PIN_NO_FALLBACK) && !has(uapi::RGUP_PIN_FAST) {
+        return Err(EINVAL);
+    }
+    let access = if has(uapi::RGUP_PIN_WRITE) {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    let method = if has(uapi::RGUP_PIN_FAST) {
+        Method::Fast {
+            fallback: !has(uapi::RGUP_PIN_NO_FALLBACK),
+        }
+    } else {
+        Method::Locked
+    };
+    let accounting = if has(uapi::RGUP_PIN_NO_ACCOUNT) {
+        // SAFETY: `CAP_IPC_LOCK` is a valid capability; we are in process context.
+        if !unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) } {
+            return Err(EPERM);
+        }
+        Accounting::None
+    } else {
+        Accounting::Memlock
+    };
+
+    let pinned = PinRequest::new(user_usize(v.addr)?, user_usize(v.len)?, access)
+        .method(method)
+        .accounting(accounting)
+        .pin()?;
+    arg.val.nr_pages = pinned.page_count() as u64;
+    arg.val.nr_folios = pinned.folio_count() as u64;
+    arg.val.nr_runs = pinned.folio_runs().count() as u64;
+    let handle = table.insert(pinned)?;
+    arg.val.handle = handle;
+    if let Err(e) = arg.write_back() {
+        // The caller cannot learn the handle: do not keep a pin it cannot name.
+        drop(table.remove(handle));
+        return Err(e);
+    }
+    Ok(0)
+}
+
+/// `RGUP_IOC_UNPIN`.
+pub(crate) fn unpin(table: &mut PinTable, arg: usize) -> Result<isize> {
+    let arg = ExtArg::<uapi::rgup_unpin>::read(arg)?;
+    drop(table.remove(arg.val.handle)?);
+    Ok(0)
+}
+
+/// `RGUP_IOC_CHECK`.
+pub(crate) fn check(arg: usize) -> Result<isize> {
+    let mut arg = ExtArg::<uapi::rgup_check>::read(arg)?;
+    let v = &mut arg.val;
+    if v.flags & !uapi::RGUP_PIN_WRITE != 0 {
+        return Err(EINVAL);
+    }
+    let access = if v.flags & uapi::RGUP_PIN_WRITE != 0 {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    let verdict = match (user_usize(v.addr), user_usize(v.len)) {
+        (Ok(addr), Ok(len)) => PinRequest::new(addr, len, access).check(),
+        _ => Err(PinError::InvalidRange),
+    };
+    v.error = 0;
+    v.reason = uapi::rgup_reason_RGUP_REASON_NONE;
+    v.vma_start = 0;
+    v.vma_end = 0;
+    v.vma_kind = uapi::rgup_vma_kind_RGUP_VMA_NONE;
+    v.nr_vmas = 0;
+    match verdict {
+        Ok(vmas) => v.nr_vmas = u32::try_from(vmas).unwrap_or(u32::MAX),
+        Err(e) => {
+            v.error = e.to_errno().to_errno();
+            match e {
+                PinError::Refused { vma, why } => {
+                    v.reason = why as u32;
+                    v.vma_start = vma.start as u64;
+                    v.vma_end = vma.end as u64;
+                    v.vma_kind = vma.kind as u32;
+                }
+                PinError::Hole { addr } => {
+                    v.reason = uapi::rgup_reason_RGUP_REASON_HOLE;
+                    v.vma_start = addr as u64;
+                }
+                PinError::InvalidRange => v.reason = uapi::rgup_reason_RGUP_REASON_INVALID_RANGE,
+                PinError::TooLarge => v.reason = uapi::rgup_reason_RGUP_REASON_TOO_LARGE,
+                _ => {}
+            }
+        }
+    }
+    arg.write_back()?;
+    Ok(0)
+}
+
+/// `RGUP_IOC_RW`.
+pub(crate) fn rw(table: &mut PinTable, arg: usize) -> Result<isize> {
+    let arg = ExtArg::<uapi::rgup_rw>::read(arg)?;
+    let v = &arg.val;
+    if v.reserved != 0 || v.flags & !uapi::RGUP_RW_WRITE != 0 {
+        return Err(EINVAL);
+    }
+    let (offset, len) = (user_usize(v.offset)?, user_usize(v.len)?);
+    let pinned = table.get(v.handle)?;
+    let buf = UserSlice::new(UserPtr::from_addr(user_usize(v.buf)?), len);
+    if v.flags & uapi::RGUP_RW_WRITE != 0 {
+        pinned.write_from_user(offset, len, &mut buf.reader())?;
+    } else {
+        pinned.read_to_user(offset, len, &mut buf.writer())?;
+    }
+    Ok(0)
+}
+
+/// `RGUP_IOC_STATS`.
+pub(crate) fn stats(table: &PinTable, arg: usize) -> Result<isize> {
+    let mut arg = ExtArg::<uapi::rgup_stats>::read(arg)?;
+    if arg.val.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let g = &rgup::stats::GLOBAL;
+    let v = &mut arg.val;
+    v.fd_pins = table.pins().count() as u64;
+    v.fd_pages = table.pins().map(|p| p.page_count() as u64).sum();
+    v.fd_charged_pages = table.pins().map(|p| p.charged_pages() as u64).sum();
+    v.pins = g.pins();
+    v.pinned_pages = g.pinned_pages();
+    v.charged_pages = g.charged_pages();
+    v.pins_total = g.pins_total();
+    arg.write_back()?;
+    Ok(0)
+}
