@@ -36,7 +36,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 	'*.c' '*.h' 2>/dev/null)
 
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
-	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests \
+	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
 	check demo help
 
 all: modules
@@ -69,6 +69,15 @@ rust-analyzer: kdir-check
 
 selftests: kdir-check
 	$(MAKE) -C tools/testing/selftests/rgup KDIR=$(KDIR)
+
+# The kernel's own mm selftests that rgup's compat nodes serve, built from
+# the kernel tree (never copied into this repository).
+UPSTREAM_MM_OUT ?= $(RGUP_CACHE)/build/selftests-mm
+upstream-selftests: kdir-check
+	mkdir -p $(UPSTREAM_MM_OUT)
+	$(MAKE) -C $(KSRC)/tools/testing/selftests/mm OUTPUT=$(UPSTREAM_MM_OUT) \
+		KHDR_INCLUDES="-isystem $(KDIR)/usr/include" \
+		$(UPSTREAM_MM_OUT)/gup_longterm $(UPSTREAM_MM_OUT)/cow
 
 clean:
 	-test -f $(KDIR)/Makefile && $(KMAKE) clean

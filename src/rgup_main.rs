@@ -19,6 +19,7 @@ use kernel::{
     sync::Mutex,
 };
 
+mod gup_test_compat;
 mod pin_table;
 mod uapi;
 
@@ -36,6 +37,8 @@ struct RgupModule {
     #[pin]
     _miscdev: MiscDeviceRegistration<RgupFile>,
     #[pin]
+    _gup_test: MiscDeviceRegistration<gup_test_compat::GupTestFile>,
+    #[pin]
     _stats: debugfs::File<&'static rgup::stats::Stats>,
     _debugfs: debugfs::Dir,
 }
@@ -48,6 +51,9 @@ impl kernel::InPlaceModule for RgupModule {
 
         try_pin_init!(Self {
             _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"rgup" }),
+            _gup_test <- MiscDeviceRegistration::register(MiscDeviceOptions {
+                name: c"rgup_gup_test",
+            }),
             _stats <- dir.read_callback_file(c"stats", &rgup::stats::GLOBAL, &|stats, f| {
                 core::fmt::Display::fmt(*stats, f)
             }),

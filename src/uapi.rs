@@ -146,6 +146,11 @@ ext_structs! {
     rgup_stats = RGUP_STATS_SIZE_VER0,
 }
 
+// SAFETY: `pin_longterm_test` (mm/gup_test.h) is two `__u64` and a `__u32` (and tail padding):
+// every byte pattern is a valid value. It is only ever read from user space, never written.
+unsafe impl FromBytes for pin_longterm_test {}
+const _: () = assert!(size_of::<pin_longterm_test>() == 24);
+
 #[kunit_tests(rgup_uapi)]
 mod tests {
     use super::*;

@@ -98,6 +98,45 @@ for t in "$tests"/rgup_*_test "$tests"/rgup_*.sh; do
 	esac
 done
 
+# The kernel's own selftests, against rgup's gup_test-compatible node
+# (bind-mounted over /sys/kernel/debug/gup_test in a private mount
+# namespace) and, as the control, against upstream gup_test in this same
+# boot. Run from the ext4 mount: gup_longterm's "local tmpfile" cases use
+# the working directory. The result lists must be identical.
+upstream_mm() { # upstream_mm TEST rgup|upstream
+	local bin=$UPSTREAM_MM/$1 bind=
+	# A tmpfs /tmp, so that the "tmpfile" cases run on a known filesystem.
+	[ "$2" = rgup ] && bind="mount --bind /dev/rgup_gup_test /sys/kernel/debug/gup_test &&"
+	(cd "$ext4" && unshare -m sh -c "mount -t tmpfs none /tmp && $bind exec $bin")
+}
+pins_total() { sed -n 's/^pins_total: //p' /sys/kernel/debug/rgup/stats; }
+results_of() { # the "ok/not ok/skip NAME" lines of a TAP file, numbers dropped
+	sed -nE 's/^(ok|not ok) [0-9]+ (.*)$/\1 \2/p' "$1"
+}
+if [ -n "${UPSTREAM_MM:-}" ] && [ -c /dev/rgup_gup_test ]; then
+	for t in gup_longterm cow; do
+		echo "# running upstream $t against rgup"
+		before=$(pins_total)
+		upstream_mm "$t" rgup > "$out/upstream-$t-rgup.tap" 2>&1
+		if [ "$(pins_total)" -gt "$before" ]; then
+			result ok "upstream $t pinned through rgup ($(($(pins_total) - before)) pins)"
+		else
+			result not-ok "upstream $t did not reach rgup's gup_test node"
+		fi
+		echo "# running upstream $t against upstream gup_test (control)"
+		upstream_mm "$t" upstream > "$out/upstream-$t-control.log" 2>&1
+		if [ -s "$out/upstream-$t-rgup.tap" ] &&
+		   diff <(results_of "$out/upstream-$t-rgup.tap") \
+			<(results_of "$out/upstream-$t-control.log") > "$out/upstream-$t.diff"; then
+			result ok "upstream $t: rgup's results identical to upstream gup_test's"
+		else
+			result not-ok "upstream $t: results differ from upstream gup_test's (see upstream-$t.diff)"
+		fi
+	done
+else
+	result not-ok "upstream mm selftests: UPSTREAM_MM unset or /dev/rgup_gup_test missing"
+fi
+
 umount "$ext4" 2>/dev/null
 rm -f /tmp/rgup-ext4.img
 

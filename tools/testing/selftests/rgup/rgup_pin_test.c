@@ -28,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <linux/memfd.h>
@@ -119,6 +120,39 @@ static long vm_pin_kb(void)
 	return kb;
 }
 
+/* FOLL_PIN pins held system-wide: nr_foll_pin_acquired - nr_foll_pin_released. */
+static long foll_pins_outstanding(void)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	long v, acquired = 0, released = 0;
+	char key[64];
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %ld", key, &v) == 2) {
+		if (!strcmp(key, "nr_foll_pin_acquired"))
+			acquired = v;
+		else if (!strcmp(key, "nr_foll_pin_released"))
+			released = v;
+	}
+	fclose(f);
+	return acquired - released;
+}
+
+/*
+ * After a test: back to the pins held before it. Other processes' I/O may
+ * hold a pin for a moment, so allow the count a second to settle.
+ */
+static bool foll_pins_back_to(long before)
+{
+	for (int i = 0; i < 100; i++) {
+		if (foll_pins_outstanding() <= before)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
 /* The kernel's own verdict: upstream gup_test's long-term pin, or 1 if absent. */
 static int kernel_verdict(void *addr, size_t len, bool write, bool fast)
 {
@@ -147,11 +181,13 @@ FIXTURE(pin)
 	int fd;
 	char *mem;
 	size_t len;
+	long foll_pins;
 };
 
 FIXTURE_SETUP(pin)
 {
 	page_size = getpagesize();
+	self->foll_pins = foll_pins_outstanding();
 	self->fd = rgup_open();
 	if (self->fd < 0 && errno == ENOENT)
 		SKIP(return, "/dev/rgup missing: is rgup.ko loaded?");
@@ -170,6 +206,7 @@ FIXTURE_TEARDOWN(pin)
 		close(self->fd);
 	if (self->mem && self->mem != MAP_FAILED)
 		munmap(self->mem, self->len);
+	EXPECT_TRUE(foll_pins_back_to(self->foll_pins));
 }
 
 TEST_F(pin, anon_rw_data_and_accounting)
@@ -357,6 +394,40 @@ TEST_F(pin, fork_keeps_pins_coherent_with_the_parent)
 	EXPECT_EQ(0, do_unpin(self->fd, p.handle));
 }
 
+/* A process killed while holding pins: its file is closed, everything released. */
+TEST_F(pin, sigkill_of_a_holder_releases_its_pins)
+{
+	struct rgup_stats before = do_stats(self->fd);
+	int ready[2];
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int fd = rgup_open();
+
+		if (fd < 0 || do_pin(fd, self->mem, 8 * page_size, RGUP_PIN_WRITE, NULL) ||
+		    vm_pin_kb() != 8 * page_size / 1024)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(3);
+	}
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	EXPECT_EQ(before.pins + 1, do_stats(self->fd).pins);
+	EXPECT_EQ(before.charged_pages + 8, do_stats(self->fd).charged_pages);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	EXPECT_EQ(before.pins, do_stats(self->fd).pins);
+	EXPECT_EQ(before.pinned_pages, do_stats(self->fd).pinned_pages);
+	EXPECT_EQ(before.charged_pages, do_stats(self->fd).charged_pages);
+	close(ready[0]);
+}
+
 /*
  * RLIMIT_MEMLOCK applies to users without CAP_IPC_LOCK: run as nobody with a
  * 16-page limit.
@@ -413,6 +484,7 @@ FIXTURE(verdict)
 {
 	int fd;
 	struct backing b;
+	long foll_pins;
 };
 
 FIXTURE_VARIANT(verdict)
@@ -641,6 +713,7 @@ FIXTURE_SETUP(verdict)
 	const char *skip;
 
 	page_size = getpagesize();
+	self->foll_pins = foll_pins_outstanding();
 	self->b.fd = -1;
 	self->b.mem = MAP_FAILED;
 	self->fd = rgup_open();
@@ -660,6 +733,7 @@ FIXTURE_TEARDOWN(verdict)
 		close(self->b.fd);
 	if (self->fd >= 0)
 		close(self->fd);
+	EXPECT_TRUE(foll_pins_back_to(self->foll_pins));
 }
 
 TEST_F(verdict, check_pin_and_kernel_agree)
