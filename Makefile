@@ -82,6 +82,7 @@ upstream-selftests: kdir-check
 clean:
 	-test -f $(KDIR)/Makefile && $(KMAKE) clean
 	$(MAKE) -C tools/testing/selftests/rgup clean
+	$(MAKE) -C tools/testing/demo clean
 	rm -f src/*_generated.* rust/*.rmeta
 
 bootstrap:

@@ -435,9 +435,13 @@ impl PinRequest {
 
     fn pin_mm(self, mm: &MmWithUser, remote: bool) -> Result<PinnedPages, PinError> {
         let span = PageSpan::new(self.addr, self.len, user_end())?;
+        let pages = KVVec::with_capacity(span.count, GFP_KERNEL)?;
+        let dirty = BitmapVec::new(span.count, GFP_KERNEL)?;
+        // From here on, dropping `pinned` unwinds whatever was done.
+        stats::GLOBAL.pin_started();
         let mut pinned = PinnedPages {
-            pages: KVVec::with_capacity(span.count, GFP_KERNEL)?,
-            dirty: BitmapVec::new(span.count, GFP_KERNEL)?,
+            pages,
+            dirty,
             addr: self.addr,
             len: self.len,
             offset: span.offset,
@@ -468,7 +472,7 @@ impl PinRequest {
             check_span(&guard, &span, self.access, remote)?;
             pinned.pin_locked(&guard, mm, remote, &span, gup_flags)?;
         }
-        stats::GLOBAL.pinned(pinned.page_count());
+        stats::GLOBAL.pin_completed();
         Ok(pinned)
     }
 }
@@ -569,6 +573,7 @@ impl PinnedPages {
             }
             // SAFETY: The kernel initialised and pinned the first `ret` entries.
             unsafe { self.pages.inc_len(ret as usize) };
+            stats::GLOBAL.pages_pinned(ret as usize);
             if (ret as usize) < want {
                 return Ok(()); // short: the caller decides
             }
@@ -618,6 +623,7 @@ impl PinnedPages {
             }
             // SAFETY: The kernel initialised and pinned the first `ret` entries.
             unsafe { self.pages.inc_len(ret as usize) };
+            stats::GLOBAL.pages_pinned(ret as usize);
         }
         Ok(())
     }

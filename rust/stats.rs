@@ -44,7 +44,7 @@ impl Stats {
         self.clients.load(Relaxed)
     }
 
-    /// Number of [`crate::pin::PinnedPages`] currently alive.
+    /// Number of [`crate::pin::PinnedPages`] currently alive (including pins being made).
     pub fn pins(&self) -> u64 {
         self.pins.load(Relaxed)
     }
@@ -59,7 +59,7 @@ impl Stats {
         self.charged_pages.load(Relaxed)
     }
 
-    /// Pins made since the module loaded.
+    /// Pins completed since the module loaded.
     pub fn pins_total(&self) -> u64 {
         self.pins_total.load(Relaxed)
     }
@@ -72,10 +72,16 @@ impl Stats {
         dec(&self.clients, 1);
     }
 
-    pub(crate) fn pinned(&self, pages: usize) {
+    pub(crate) fn pin_started(&self) {
         self.pins.add(1, Relaxed);
-        self.pins_total.add(1, Relaxed);
+    }
+
+    pub(crate) fn pages_pinned(&self, pages: usize) {
         self.pinned_pages.add(pages as u64, Relaxed);
+    }
+
+    pub(crate) fn pin_completed(&self) {
+        self.pins_total.add(1, Relaxed);
     }
 
     pub(crate) fn unpinned(&self, pages: usize) {

@@ -17,6 +17,7 @@ rgup_stage "demo: test kernel"
 rgup_stage "demo: build rgup.ko and the sample driver"
 make -s modules > /dev/null
 make -s selftests > /dev/null
+make -s -C tools/testing/demo > /dev/null
 
 out=$RGUP_LOGS/demo-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"

@@ -23,6 +23,8 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 # for its own reads, which would disturb the count.
 pins_outstanding() {
 	local k v a=0 r=0
+	# Fold the per-CPU counters first, so that the difference is exact.
+	echo 1 > /proc/sys/vm/stat_refresh
 	while read -r k v; do
 		case $k in
 		nr_foll_pin_acquired) a=$v ;;
@@ -45,14 +47,9 @@ result() { # result ok|not-ok DESCRIPTION
 	fi
 }
 
-# What the kselftests need besides rgup.ko: free huge pages, and an ext4
-# mount (a filesystem with writeback, whose shared mappings need dirty
-# tracking) at /tmp/rgup-ext4, marked by .rgup-mounted.
-echo 8 > /proc/sys/vm/nr_hugepages
-ext4=/tmp/rgup-ext4
-if mkdir -p "$ext4" && truncate -s 64M /tmp/rgup-ext4.img &&
-   mkfs.ext4 -q -F /tmp/rgup-ext4.img && mount -o loop /tmp/rgup-ext4.img "$ext4" &&
-   touch "$ext4/.rgup-mounted"; then
+. "$here/guest-env.sh"
+ext4=$RGUP_EXT4
+if rgup_guest_env_up; then
 	result ok "ext4 test mount at $ext4"
 else
 	result not-ok "ext4 test mount at $ext4"
@@ -82,8 +79,34 @@ else
 	result not-ok "KUnit: no rgup suite ran at insmod"
 fi
 
+# With every file closed, rgup holds nothing: its own counters say so.
+check_nothing_held() { # check_nothing_held WHEN
+	local held
+	held=$(grep -E '^(pins|pinned_pages|charged_pages): ' /sys/kernel/debug/rgup/stats |
+		grep -v ': 0$')
+	if [ -z "$held" ]; then
+		result ok "rgup stats $1: no pin, page or charge outstanding"
+	else
+		result not-ok "rgup stats $1: still held: $(echo $held)"
+	fi
+}
+
+# The sample drivers the tests exercise.
+if insmod "$root/rgup_sample_dma.ko"; then
+	result ok "insmod rgup_sample_dma.ko"
+else
+	result not-ok "insmod rgup_sample_dma.ko"
+fi
+
 for t in "$tests"/rgup_*_test "$tests"/rgup_*.sh; do
 	[ -x "$t" ] || continue
+	# The shell tests unload and reload rgup.ko: nothing may hold it then.
+	case $t in
+	*.sh) if [ -d /sys/module/rgup_sample_dma ]; then
+		check_nothing_held "after the C kselftests"
+		rmmod rgup_sample_dma || result not-ok "rmmod rgup_sample_dma"
+	      fi ;;
+	esac
 	name=$(basename "$t")
 	echo "# running $name"
 	(cd "$tests" && timeout 600 "$t") > "$out/$name.tap" 2>&1
@@ -137,8 +160,8 @@ else
 	result not-ok "upstream mm selftests: UPSTREAM_MM unset or /dev/rgup_gup_test missing"
 fi
 
-umount "$ext4" 2>/dev/null
-rm -f /tmp/rgup-ext4.img
+rgup_guest_env_down
+check_nothing_held "after the upstream suites"
 
 if rmmod rgup; then
 	result ok "rmmod rgup"

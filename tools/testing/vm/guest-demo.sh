@@ -26,5 +26,16 @@ dmesg | sed 's/^\[[^]]*\] //'
 show cat /sys/kernel/debug/rgup/stats
 show ls /sys/module/rgup/holders/
 show rmmod rgup_sample_client
+echo "=== long-term pins (rgup::pin) through /dev/rgup and the sample DMA engine"
+. "$here/guest-env.sh"
+rgup_guest_env_up
+show insmod "$root/rgup_sample_dma.ko"
+dmesg -C
+"$root/tools/testing/demo/rgup_pin_demo" "$RGUP_EXT4"
+echo "rgup's explanation, logged by the sample driver:"
+dmesg | sed 's/^\[[^]]*\] //' | grep refusing
+show cat /sys/kernel/debug/rgup/stats
+show rmmod rgup_sample_dma
 show rmmod rgup
+rgup_guest_env_down
 echo "=== end"

@@ -120,13 +120,24 @@ static long vm_pin_kb(void)
 	return kb;
 }
 
-/* FOLL_PIN pins held system-wide: nr_foll_pin_acquired - nr_foll_pin_released. */
+/*
+ * FOLL_PIN pins held system-wide: nr_foll_pin_acquired - nr_foll_pin_released.
+ * The counters are per-CPU and folded lazily: writing vm/stat_refresh folds
+ * them first, so that the difference is exact.
+ */
 static long foll_pins_outstanding(void)
 {
-	FILE *f = fopen("/proc/vmstat", "r");
+	int rfd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
 	long v, acquired = 0, released = 0;
 	char key[64];
+	FILE *f;
 
+	if (rfd >= 0) {
+		if (write(rfd, "1", 1) != 1)
+			perror("vm/stat_refresh");
+		close(rfd);
+	}
+	f = fopen("/proc/vmstat", "r");
 	if (!f)
 		return -1;
 	while (fscanf(f, "%63s %ld", key, &v) == 2) {
@@ -140,16 +151,19 @@ static long foll_pins_outstanding(void)
 }
 
 /*
- * After a test: back to the pins held before it. Other processes' I/O may
- * hold a pin for a moment, so allow the count a second to settle.
+ * After a test: back to the pins held before it. Other processes' I/O (9p
+ * reads of the host root filesystem, under TCG) may hold a pin for a moment,
+ * so allow the count five seconds to settle.
  */
 static bool foll_pins_back_to(long before)
 {
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 500; i++) {
 		if (foll_pins_outstanding() <= before)
 			return true;
 		usleep(10000);
 	}
+	fprintf(stderr, "# FOLL_PIN pins: %ld before the test, %ld after it\n",
+		before, foll_pins_outstanding());
 	return false;
 }
 

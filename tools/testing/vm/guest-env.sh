@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Sourced inside the test VM: the environment rgup's tests and demo need
+# besides the modules.
+#
+# An ext4 filesystem on a loop device (a filesystem with writeback, whose
+# writable shared mappings need dirty tracking) at $RGUP_EXT4, marked by
+# .rgup-mounted for the kselftests, and free huge pages.
+
+RGUP_EXT4=/tmp/rgup-ext4
+
+rgup_guest_env_up() {
+	echo 8 > /proc/sys/vm/nr_hugepages
+	mkdir -p "$RGUP_EXT4" && truncate -s 64M /tmp/rgup-ext4.img &&
+		mkfs.ext4 -q -F /tmp/rgup-ext4.img &&
+		mount -o loop /tmp/rgup-ext4.img "$RGUP_EXT4" &&
+		touch "$RGUP_EXT4/.rgup-mounted"
+}
+
+rgup_guest_env_down() {
+	umount "$RGUP_EXT4" 2>/dev/null
+	rm -f /tmp/rgup-ext4.img
+}
