@@ -66,6 +66,7 @@ checkpatch:
 
 rust-analyzer: kdir-check
 	$(KMAKE) rust-analyzer
+	scripts/rust_analyzer_deps.py rust-project.json $(RGUP_ROOT)
 
 selftests: kdir-check
 	$(MAKE) -C tools/testing/selftests/rgup KDIR=$(KDIR)
