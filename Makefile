@@ -37,7 +37,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
-	check demo help
+	check demo bench-pin help
 
 all: modules
 
@@ -84,6 +84,7 @@ clean:
 	-test -f $(KDIR)/Makefile && $(KMAKE) clean
 	$(MAKE) -C tools/testing/selftests/rgup clean
 	$(MAKE) -C tools/testing/demo clean
+	$(MAKE) -C tools/testing/bench clean
 	rm -f src/*_generated.* rust/*.rmeta
 
 bootstrap:
@@ -97,6 +98,10 @@ check:
 
 demo:
 	tools/testing/demo.sh
+
+# Benchmarks: not part of check; they report ratios, they never fail on a time.
+bench-pin:
+	tools/testing/bench/run-pin-bench.sh
 
 help:
 	@sed -n '3,12p' Makefile
