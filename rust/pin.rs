@@ -26,6 +26,7 @@
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
 use crate::{
+    dma::DmaMapping,
     helpers,
     stats, //
 };
@@ -34,6 +35,11 @@ use kernel::{
     alloc::AllocError,
     bindings,
     bitmap::BitmapVec,
+    device::{
+        Bound,
+        Device, //
+    },
+    dma::DataDirection,
     ffi::c_ulong,
     mm::{
         virt::VmaRef,
@@ -698,23 +704,46 @@ impl PinnedPages {
 
     /// Marks every page dirty: the device wrote to all of it.
     ///
-    /// Fails with `EPERM` for a read-only pin.
-    pub fn mark_dirty(&mut self) -> Result {
+    /// Fails with `EPERM` for a read-only pin. May be called while the pages are mapped for DMA.
+    pub fn mark_dirty(&self) -> Result {
         self.mark_dirty_range(0, self.len)
     }
 
     /// Marks the pages covering `[offset, offset + len)` of the range dirty.
     ///
     /// Fails with `EPERM` for a read-only pin and `EINVAL` for a sub-range outside the pin.
-    pub fn mark_dirty_range(&mut self, offset: usize, len: usize) -> Result {
+    pub fn mark_dirty_range(&self, offset: usize, len: usize) -> Result {
         if self.access != Access::Write {
             return Err(EPERM);
         }
         let (first, last) = self.page_indices(offset, len)?;
         for i in first..=last {
-            self.dirty.set_bit(i);
+            self.dirty.set_bit_atomic(i);
         }
         Ok(())
+    }
+
+    /// Maps the pinned bytes for DMA by `dev`, in direction `dir`; see [`DmaMapping`].
+    ///
+    /// The mapping borrows the pages and the bound device: it is unmapped before the pages can
+    /// be unpinned and before the driver's bound scope ends. A read-only pin may only be mapped
+    /// [`DataDirection::ToDevice`] (`EPERM` otherwise: the device would write into pages the
+    /// kernel pinned for reading, which may be shared copy-on-write); [`DataDirection::None`] is
+    /// `EINVAL`. Pages the device writes must be marked dirty ([`PinnedPages::mark_dirty`]).
+    pub fn dma_map<'a>(
+        &'a self,
+        dev: &'a Device<Bound>,
+        dir: DataDirection,
+    ) -> Result<DmaMapping<'a>> {
+        match dir {
+            DataDirection::None => return Err(EINVAL),
+            DataDirection::ToDevice => {}
+            _ if self.access != Access::Write => return Err(EPERM),
+            _ => {}
+        }
+        // SAFETY: By the type invariants the pages are pinned for as long as `self`, which the
+        // mapping borrows.
+        unsafe { DmaMapping::new(&self.pages, self.offset, self.len, dev, dir) }
     }
 
     /// The page indices covering `[offset, offset + len)` of the requested range.
@@ -750,7 +779,7 @@ impl PinnedPages {
     /// Copies `len` bytes from user space into the pinned pages at `offset` of the range, as a
     /// device write would, and marks those pages dirty. Fails with `EPERM` for a read-only pin.
     pub fn write_from_user(
-        &mut self,
+        &self,
         offset: usize,
         len: usize,
         input: &mut UserSliceReader,

@@ -11,6 +11,7 @@
 //!
 //! - [`pin`]: long-term pinning of user memory, with the `FOLL_LONGTERM` rules checked and
 //!   explained, all-or-nothing pins, `RLIMIT_MEMLOCK` accounting and RAII unpin;
+//! - [`dma`]: pinned pages mapped for a device's DMA, unmapped on drop;
 //! - [`Client`]: a driver's registration with rgup, so that what it holds is attributed and
 //!   shown in rgup's statistics;
 //! - [`stats`]: the counters behind `/sys/kernel/debug/rgup/stats`;
@@ -22,6 +23,7 @@
 const __LOG_PREFIX: &[u8] = b"rgup\0";
 
 mod client;
+pub mod dma;
 mod helpers;
 pub mod pin;
 pub mod stats;

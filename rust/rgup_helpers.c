@@ -3,10 +3,13 @@
  * C helpers of the rgup crate, see rgup_helpers.h.
  */
 
+#include <kunit/test.h>
 #include <linux/atomic.h>
+#include <linux/dma-mapping.h>
 #include <linux/backing-dev.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/mmu_context.h>
 #include <linux/pkeys.h>
 #include <linux/sched/signal.h>
@@ -85,4 +88,15 @@ unsigned long rgup_helper_page_to_pfn(struct page *page)
 struct folio *rgup_helper_page_folio(struct page *page)
 {
 	return page_folio(page);
+}
+
+unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len)
+{
+	return kunit_vm_mmap(test, NULL, 0, len, PROT_READ | PROT_WRITE,
+			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+}
+
+int rgup_helper_dma_coerce_mask_and_coherent(struct device *dev, u64 mask)
+{
+	return dma_coerce_mask_and_coherent(dev, mask);
 }

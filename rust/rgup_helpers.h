@@ -45,4 +45,14 @@ unsigned long rgup_helper_page_to_pfn(struct page *page);
 /* page_folio() */
 struct folio *rgup_helper_page_folio(struct page *page);
 
+/* For the KUnit suites only: */
+struct kunit;
+struct device;
+
+/* kunit_vm_mmap() of len bytes of private anonymous read-write memory. */
+unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len);
+
+/* dma_coerce_mask_and_coherent(): a DMA mask for a device without one (faux). */
+int rgup_helper_dma_coerce_mask_and_coherent(struct device *dev, u64 mask);
+
 #endif /* RGUP_HELPERS_H */

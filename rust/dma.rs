@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Mapping pinned user pages for a device's DMA.
+//!
+//! [`PinnedPages::dma_map`](crate::pin::PinnedPages::dma_map) builds a scatter-gather table over
+//! the pinned pages (`sg_alloc_table_from_pages_segment()`, with the device's maximum segment
+//! size) and maps it (`dma_map_sgtable()`). The [`DmaMapping`] owns both: dropping it unmaps and
+//! frees the table. It borrows the pinned pages and the bound device, so the pages cannot be
+//! unpinned, nor the driver unbound, while the device may still use the addresses.
+//!
+//! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
+
+use core::marker::PhantomData;
+use kernel::{
+    bindings,
+    device::{
+        Bound,
+        Device, //
+    },
+    dma::{
+        DataDirection,
+        DmaAddress, //
+    },
+    error::to_result,
+    ffi::c_ulong,
+    prelude::*,
+    types::Opaque,
+};
+
+/// The raw `struct device` of `dev`.
+pub(crate) fn raw_device<Ctx: kernel::device::DeviceContext>(
+    dev: &Device<Ctx>,
+) -> *mut bindings::device {
+    // CAST: `Device<Ctx>` is `#[repr(transparent)]` over `Opaque<bindings::device>` (and a ZST
+    // marker), which is `#[repr(transparent)]` over the C struct: the pointers are the same.
+    // `Device::as_raw` is `pub(crate)` to the kernel crate, hence the cast.
+    core::ptr::from_ref(dev)
+        .cast::<bindings::device>()
+        .cast_mut()
+}
+
+/// One DMA segment: where the device finds a run of the pinned bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaSegment {
+    /// Address in the device's DMA address space.
+    pub addr: DmaAddress,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+/// Pinned pages mapped for DMA by one device; unmapped on drop.
+///
+/// # Invariants
+///
+/// `sgt` was filled by `sg_alloc_table_from_pages_segment()` over pages that stay pinned for
+/// `'a`, and is mapped for `dev` in direction `dir` by `dma_map_sgtable()`; `nents` is its
+/// number of DMA segments.
+pub struct DmaMapping<'a> {
+    sgt: KBox<Opaque<bindings::sg_table>>,
+    dev: &'a Device<Bound>,
+    dir: DataDirection,
+    nents: usize,
+    _pages: PhantomData<&'a crate::pin::PinnedPages>,
+}
+
+// SAFETY: The mapping may be used and unmapped from any thread.
+unsafe impl Send for DmaMapping<'_> {}
+// SAFETY: `&DmaMapping` only reads the DMA list.
+unsafe impl Sync for DmaMapping<'_> {}
+
+impl<'a> DmaMapping<'a> {
+    /// Maps `pages` (`size` bytes starting `offset` bytes into the first page) for `dev`.
+    ///
+    /// # Safety
+    ///
+    /// `pages` must be pinned for `'a`.
+    pub(crate) unsafe fn new(
+        pages: &'a [*mut bindings::page],
+        offset: usize,
+        size: usize,
+        dev: &'a Device<Bound>,
+        dir: DataDirection,
+    ) -> Result<Self> {
+        if pages.is_empty() {
+            return Err(EINVAL);
+        }
+        let sgt = KBox::new(Opaque::<bindings::sg_table>::zeroed(), GFP_KERNEL)?;
+        let raw_dev = raw_device(dev);
+        // SAFETY: `raw_dev` is a valid, bound device.
+        let max_segment = match unsafe { bindings::dma_max_mapping_size(raw_dev) } {
+            0 => u32::MAX,
+            max => u32::try_from(max).unwrap_or(u32::MAX),
+        };
+        // SAFETY: `sgt` is a zeroed `sg_table`; `pages` holds `pages.len()` valid pages;
+        // `sg_alloc_table_from_pages_segment` only reads the array.
+        to_result(unsafe {
+            bindings::sg_alloc_table_from_pages_segment(
+                sgt.get(),
+                pages.as_ptr().cast_mut(),
+                u32::try_from(pages.len())?,
+                u32::try_from(offset)?,
+                size as c_ulong,
+                max_segment,
+                bindings::GFP_KERNEL,
+            )
+        })?;
+        // SAFETY: `sgt` is a filled table, `raw_dev` a bound device.
+        let ret = unsafe { bindings::dma_map_sgtable(raw_dev, sgt.get(), dir.into(), 0) };
+        if ret != 0 {
+            // SAFETY: The table was allocated above and is not mapped.
+            unsafe { bindings::sg_free_table(sgt.get()) };
+            return Err(Error::from_errno(ret));
+        }
+        // SAFETY: The table is initialised and mapped.
+        let nents = unsafe { (*sgt.get()).nents } as usize;
+        // INVARIANT: Mapped just above, over pages the caller keeps pinned for `'a`.
+        Ok(Self {
+            sgt,
+            dev,
+            dir,
+            nents,
+            _pages: PhantomData,
+        })
+    }
+
+    /// The DMA segments, in order (the DMA list of the table, `nents` entries).
+    pub fn segments(&self) -> impl Iterator<Item = DmaSegment> + '_ {
+        // SAFETY: By the type invariants the table is mapped; reading its head is fine.
+        let mut sg = unsafe { (*self.sgt.get()).sgl };
+        (0..self.nents).map(move |_| {
+            // SAFETY: `sg` is one of the first `nents` entries of the mapped table.
+            let seg = unsafe {
+                DmaSegment {
+                    addr: bindings::sg_dma_address(sg),
+                    len: bindings::sg_dma_len(sg) as usize,
+                }
+            };
+            // SAFETY: As above; the last call may return NULL, which is never dereferenced.
+            sg = unsafe { bindings::sg_next(sg) };
+            seg
+        })
+    }
+
+    /// The number of DMA segments.
+    pub fn segment_count(&self) -> usize {
+        self.nents
+    }
+
+    /// The direction the pages are mapped for.
+    pub fn direction(&self) -> DataDirection {
+        self.dir
+    }
+}
+
+impl Drop for DmaMapping<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants the table is mapped for `dev` in `dir`; the device is
+        // still bound (we borrow `Device<Bound>`).
+        unsafe {
+            bindings::dma_unmap_sgtable(raw_device(self.dev), self.sgt.get(), self.dir.into(), 0);
+            bindings::sg_free_table(self.sgt.get());
+        }
+    }
+}
+
+#[kunit_tests(rgup_pin_dma)]
+mod tests {
+    use super::*;
+    use crate::pin::{
+        Access,
+        PinRequest, //
+    };
+    use kernel::{
+        faux,
+        mm::MmWithUser,
+        page::PAGE_SIZE,
+        sync::aref::ARef,
+        uaccess::{
+            UserPtr,
+            UserSlice, //
+        },
+    };
+
+    /// Maps `len` bytes of anonymous memory into the test's own mm (KUnit attaches one).
+    fn user_buffer(len: usize) -> Result<usize> {
+        // SAFETY: We are in a KUnit test; `kunit_vm_mmap` attaches an mm to the test thread.
+        let addr = unsafe {
+            crate::helpers::rgup_helper_kunit_mmap_anon(
+                bindings::kunit_get_current_test(),
+                len as c_ulong,
+            )
+        };
+        if addr == 0 || addr >= usize::MAX - 4095 {
+            return Err(ENOMEM);
+        }
+        Ok(addr)
+    }
+
+    fn faux_device() -> Result<faux::Registration> {
+        let reg = faux::Registration::new(c"rgup-kunit-dma", None)?;
+        let dev: &Device<Bound> = reg.as_ref().as_ref();
+        // SAFETY: `dev` is a valid device without a DMA mask of its own.
+        to_result(unsafe {
+            crate::helpers::rgup_helper_dma_coerce_mask_and_coherent(raw_device(dev), u64::MAX)
+        })?;
+        Ok(reg)
+    }
+
+    #[test]
+    fn pin_in_kernel_context_and_map_for_dma() -> Result {
+        let len = 4 * PAGE_SIZE;
+        let addr = user_buffer(len)?;
+        let pattern = KVec::from_elem(0x5au8, len, GFP_KERNEL)?;
+        UserSlice::new(UserPtr::from_addr(addr), len)
+            .writer()
+            .write_slice(&pattern)?;
+
+        // An unaligned range of the buffer: 3 pages.
+        let pinned = PinRequest::new(addr + 100, 2 * PAGE_SIZE, Access::Write).pin()?;
+        assert_eq!(pinned.page_count(), 3);
+
+        let reg = faux_device()?;
+        let dev: &Device<Bound> = reg.as_ref().as_ref();
+        let mapping = pinned.dma_map(dev, DataDirection::Bidirectional)?;
+        let total: usize = mapping.segments().map(|s| s.len).sum();
+        assert_eq!(total, 2 * PAGE_SIZE);
+        assert!(mapping.segment_count() >= 1 && mapping.segment_count() <= 3);
+        let first = mapping.segments().next().ok_or(EINVAL)?;
+        // Without an IOMMU, dma-direct hands out physical addresses.
+        let page = pinned.page(0).ok_or(EINVAL)?;
+        // SAFETY: The page is pinned.
+        let pfn = unsafe { crate::helpers::rgup_helper_page_to_pfn(page.as_ptr()) };
+        assert_eq!(first.addr, ((pfn as u64) << kernel::page::PAGE_SHIFT) + 100);
+        pinned.mark_dirty()?;
+        drop(mapping);
+        Ok(())
+    }
+
+    #[test]
+    fn read_only_pins_map_to_device_only() -> Result {
+        let addr = user_buffer(PAGE_SIZE)?;
+        let pinned = PinRequest::new(addr, PAGE_SIZE, Access::Read).pin()?;
+        let reg = faux_device()?;
+        let dev: &Device<Bound> = reg.as_ref().as_ref();
+        assert!(matches!(pinned.dma_map(dev, DataDirection::FromDevice), Err(e) if e == EPERM));
+        assert!(matches!(pinned.dma_map(dev, DataDirection::None), Err(e) if e == EINVAL));
+        assert_eq!(
+            pinned
+                .dma_map(dev, DataDirection::ToDevice)?
+                .segment_count(),
+            1
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn remote_pin_of_a_held_mm() -> Result {
+        let addr = user_buffer(2 * PAGE_SIZE)?;
+        // Held the way a driver holds a process's mm between ioctls.
+        let mm: ARef<MmWithUser> = ARef::from(current!().mm().ok_or(ESRCH)?);
+        let pinned = PinRequest::new(addr, 2 * PAGE_SIZE, Access::Write).pin_remote(&mm)?;
+        assert_eq!(pinned.page_count(), 2);
+        assert_eq!(pinned.charged_pages(), 2);
+        let hole = PinRequest::new(addr + 2 * PAGE_SIZE, PAGE_SIZE, Access::Read).check_remote(&mm);
+        assert!(hole.is_err());
+        Ok(())
+    }
+}
