@@ -8,7 +8,9 @@ use crate::uapi::{
 };
 use kernel::{
     bindings,
+    mm::Mm,
     prelude::*,
+    sync::aref::ARef,
     uaccess::{
         UserPtr,
         UserSlice, //
@@ -26,21 +28,41 @@ use rgup::pin::{
 /// Most pins one open file may hold.
 const MAX_PINS_PER_FILE: usize = 1 << 16;
 
+/// A pin of the table and the process (mm) that made it.
+struct Entry {
+    pinned: PinnedPages,
+    /// Held (`mmgrab`) so that the address cannot be reused by another mm while the entry lives.
+    owner: ARef<Mm>,
+}
+
 /// The pins of one open file, named by handles `1..`.
+///
+/// A handle is reachable only from the process that made the pin: a child that inherited the
+/// file (the same table) gets `ENOENT` for its parent's handles, and the other way round.
+/// Closing the file releases every pin in it, whoever made it.
 #[derive(Default)]
 pub(crate) struct PinTable {
-    slots: KVec<Option<PinnedPages>>,
+    slots: KVec<Option<Entry>>,
+}
+
+/// The calling process's mm.
+fn current_mm() -> Result<ARef<Mm>> {
+    Ok(ARef::from(&**current!().mm().ok_or(ESRCH)?))
 }
 
 impl PinTable {
     fn insert(&mut self, pinned: PinnedPages) -> Result<u32> {
+        let entry = Entry {
+            pinned,
+            owner: current_mm()?,
+        };
         let index = match self.slots.iter().position(Option::is_none) {
             Some(free) => {
-                self.slots[free] = Some(pinned);
+                self.slots[free] = Some(entry);
                 free
             }
             None if self.slots.len() < MAX_PINS_PER_FILE => {
-                self.slots.push(Some(pinned), GFP_KERNEL)?;
+                self.slots.push(Some(entry), GFP_KERNEL)?;
                 self.slots.len() - 1
             }
             None => return Err(ENOSPC),
@@ -49,24 +71,26 @@ impl PinTable {
         Ok(index as u32 + 1)
     }
 
-    fn slot(&mut self, handle: u32) -> Result<&mut Option<PinnedPages>> {
+    /// The slot of `handle` if it holds a pin of the calling process.
+    fn slot(&mut self, handle: u32) -> Result<&mut Option<Entry>> {
         let index = (handle as usize).checked_sub(1).ok_or(ENOENT)?;
+        let caller = current!().mm().ok_or(ESRCH)?.as_raw();
         match self.slots.get_mut(index) {
-            Some(slot) if slot.is_some() => Ok(slot),
+            Some(slot) if slot.as_ref().is_some_and(|e| e.owner.as_raw() == caller) => Ok(slot),
             _ => Err(ENOENT),
         }
     }
 
     fn get(&mut self, handle: u32) -> Result<&mut PinnedPages> {
-        self.slot(handle)?.as_mut().ok_or(ENOENT)
+        Ok(&mut self.slot(handle)?.as_mut().ok_or(ENOENT)?.pinned)
     }
 
     fn remove(&mut self, handle: u32) -> Result<PinnedPages> {
-        self.slot(handle)?.take().ok_or(ENOENT)
+        Ok(self.slot(handle)?.take().ok_or(ENOENT)?.pinned)
     }
 
     fn pins(&self) -> impl Iterator<Item = &PinnedPages> {
-        self.slots.iter().flatten()
+        self.slots.iter().flatten().map(|e| &e.pinned)
     }
 }
 

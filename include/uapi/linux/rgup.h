@@ -73,7 +73,9 @@ struct rgup_version {
 /*
  * Long-term pins. Each open file of /dev/rgup has its own table of pins,
  * named by handles (1, 2, ...); closing the file unpins everything in it. A
- * child that inherits the file descriptor shares the table.
+ * handle is reachable only from the process that made the pin: a child that
+ * inherits the file descriptor gets ENOENT for its parent's handles (and the
+ * parent for the child's), though their pins share the file and its fate.
  */
 
 /* The device may write the pages (FOLL_WRITE); otherwise it only reads. */
@@ -226,7 +228,7 @@ struct rgup_rw {
  * struct rgup_stats - RGUP_IOC_STATS: what rgup holds
  * @size: sizeof(struct rgup_stats)
  * @reserved: must be zero
- * @fd_pins: out: pins in this file's table
+ * @fd_pins: out: pins in this file's table (of every process using it)
  * @fd_pages: out: pages they hold
  * @fd_charged_pages: out: of which charged to RLIMIT_MEMLOCK
  * @pins: out: pins alive in the whole system (all files and drivers)

@@ -378,9 +378,10 @@ TEST_F(pin, handles_are_per_file)
 }
 
 /*
- * A forked child shares the parent's file and so its pin table. The pinned
- * pages stay the parent's: fork copies pinned anonymous pages early, so the
- * parent's later CPU writes are seen by the device, the child's are not.
+ * A forked child shares the parent's file but cannot reach the parent's
+ * handles. The pinned pages stay the parent's: fork copies pinned anonymous
+ * pages early, so the parent's later CPU writes are seen by the device, the
+ * child's are not.
  */
 TEST_F(pin, fork_keeps_pins_coherent_with_the_parent)
 {
@@ -396,9 +397,11 @@ TEST_F(pin, fork_keeps_pins_coherent_with_the_parent)
 		char d;
 
 		self->mem[0] = 'C';
-		if (do_rw(self->fd, p.handle, 0, 0, 1, &d))
+		if (do_rw(self->fd, p.handle, 0, 0, 1, &d) != -ENOENT)
 			_exit(2);
-		_exit(d == 'C' ? 3 : 0);
+		if (do_unpin(self->fd, p.handle) != -ENOENT)
+			_exit(3);
+		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status));
@@ -406,6 +409,49 @@ TEST_F(pin, fork_keeps_pins_coherent_with_the_parent)
 	ASSERT_EQ(0, do_rw(self->fd, p.handle, 0, 0, 1, &c));
 	EXPECT_EQ('P', c);
 	EXPECT_EQ(0, do_unpin(self->fd, p.handle));
+}
+
+/* The pinned pages are what the device sees, whatever the mapping does. */
+TEST_F(pin, coherent_across_mremap_thp_split_and_pageout)
+{
+	size_t huge = 2UL << 20;
+	char *raw = mmap(NULL, 3 * huge, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *thp = (char *)(((uintptr_t)raw + huge - 1) & ~(huge - 1));
+	char *moved;
+	struct rgup_pin p;
+	char c;
+
+	ASSERT_NE(MAP_FAILED, raw);
+	/* mremap: the pinned page moves with the mapping (past the THP part). */
+	ASSERT_EQ(0, do_pin(self->fd, self->mem, 2 * page_size, RGUP_PIN_WRITE, &p));
+	moved = mremap(self->mem, self->len, self->len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		       raw + 3 * huge - self->len);
+	ASSERT_NE(MAP_FAILED, moved);
+	self->mem = moved;
+	moved[page_size + 5] = 'M';
+	ASSERT_EQ(0, do_rw(self->fd, p.handle, 0, page_size + 5, 1, &c));
+	EXPECT_EQ('M', c);
+	/* MADV_PAGEOUT cannot take a pinned page away. */
+	EXPECT_EQ(0, madvise(moved, 2 * page_size, MADV_PAGEOUT));
+	moved[7] = 'S';
+	ASSERT_EQ(0, do_rw(self->fd, p.handle, 0, 7, 1, &c));
+	EXPECT_EQ('S', c);
+	EXPECT_EQ(0, do_unpin(self->fd, p.handle));
+
+	/* A THP split under a pin (mprotect of part of the huge page). */
+	madvise(thp, huge, MADV_HUGEPAGE);
+	memset(thp, 't', huge);
+	ASSERT_EQ(0, do_pin(self->fd, thp + huge / 2, page_size, RGUP_PIN_WRITE, &p));
+	ASSERT_EQ(0, mprotect(thp, page_size, PROT_READ));
+	thp[huge / 2 + 3] = 'T';
+	ASSERT_EQ(0, do_rw(self->fd, p.handle, 0, 3, 1, &c));
+	EXPECT_EQ('T', c);
+	c = 'D';
+	ASSERT_EQ(0, do_rw(self->fd, p.handle, RGUP_RW_WRITE, 4, 1, &c));
+	EXPECT_EQ('D', thp[huge / 2 + 4]);
+	EXPECT_EQ(0, do_unpin(self->fd, p.handle));
+	munmap(thp, huge);
 }
 
 /* A process killed while holding pins: its file is closed, everything released. */
