@@ -98,14 +98,14 @@ fn user_usize(v: u64) -> Result<usize> {
     usize::try_from(v).map_err(|_| EINVAL)
 }
 
-/// `RGUP_IOC_PIN`.
-pub(crate) fn pin(table: &mut PinTable, arg: usize) -> Result<isize> {
-    let mut arg = ExtArg::<uapi::rgup_pin>::read(arg)?;
-    let v = &arg.val;
-    if v.reserved != 0 || v.flags & !uapi::RGUP_PIN_FLAGS != 0 {
+/// Translates `RGUP_PIN_*` flags: `EINVAL` for unknown flags and for `RGUP_PIN_NO_FALLBACK`
+/// without `RGUP_PIN_FAST`. (Whether the caller may ask for [`Accounting::None`] is checked
+/// separately.)
+fn pin_options(flags: u32) -> Result<(Access, Method, Accounting)> {
+    if flags & !uapi::RGUP_PIN_FLAGS != 0 {
         return Err(EINVAL);
     }
-    let has = |flag: u32| v.flags & flag != 0;
+    let has = |flag: u32| flags & flag != 0;
     if has(uapi::RGUP_PIN_NO_FALLBACK) && !has(uapi::RGUP_PIN_FAST) {
         return Err(EINVAL);
     }
@@ -122,14 +122,27 @@ pub(crate) fn pin(table: &mut PinTable, arg: usize) -> Result<isize> {
         Method::Locked
     };
     let accounting = if has(uapi::RGUP_PIN_NO_ACCOUNT) {
-        // SAFETY: `CAP_IPC_LOCK` is a valid capability; we are in process context.
-        if !unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) } {
-            return Err(EPERM);
-        }
         Accounting::None
     } else {
         Accounting::Memlock
     };
+    Ok((access, method, accounting))
+}
+
+/// `RGUP_IOC_PIN`.
+pub(crate) fn pin(table: &mut PinTable, arg: usize) -> Result<isize> {
+    let mut arg = ExtArg::<uapi::rgup_pin>::read(arg)?;
+    let v = &arg.val;
+    if v.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let (access, method, accounting) = pin_options(v.flags)?;
+    if accounting == Accounting::None {
+        // SAFETY: `CAP_IPC_LOCK` is a valid capability; we are in process context.
+        if !unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) } {
+            return Err(EPERM);
+        }
+    }
 
     let pinned = PinRequest::new(user_usize(v.addr)?, user_usize(v.len)?, access)
         .method(method)
@@ -237,4 +250,50 @@ pub(crate) fn stats(table: &PinTable, arg: usize) -> Result<isize> {
     v.pins_total = g.pins_total();
     arg.write_back()?;
     Ok(0)
+}
+
+#[kunit_tests(rgup_uapi_pin_flags)]
+mod tests {
+    use super::*;
+    use uapi::{
+        RGUP_PIN_FAST as FAST,
+        RGUP_PIN_NO_ACCOUNT as NO_ACCOUNT,
+        RGUP_PIN_NO_FALLBACK as NO_FALLBACK,
+        RGUP_PIN_WRITE as WRITE, //
+    };
+
+    #[test]
+    fn defaults_are_read_locked_accounted() {
+        assert_eq!(
+            pin_options(0),
+            Ok((Access::Read, Method::Locked, Accounting::Memlock))
+        );
+    }
+
+    #[test]
+    fn each_flag_translates() {
+        assert_eq!(
+            pin_options(WRITE | FAST),
+            Ok((
+                Access::Write,
+                Method::Fast { fallback: true },
+                Accounting::Memlock
+            ))
+        );
+        assert_eq!(
+            pin_options(FAST | NO_FALLBACK | NO_ACCOUNT),
+            Ok((
+                Access::Read,
+                Method::Fast { fallback: false },
+                Accounting::None
+            ))
+        );
+    }
+
+    #[test]
+    fn invalid_combinations() {
+        assert_eq!(pin_options(NO_FALLBACK), Err(EINVAL));
+        assert_eq!(pin_options(1 << 4), Err(EINVAL));
+        assert_eq!(pin_options(WRITE | (1 << 31)), Err(EINVAL));
+    }
 }
