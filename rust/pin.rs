@@ -99,22 +99,21 @@ pub enum Accounting {
 
 /// What backs a VMA, as far as long-term pinning is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
 pub enum VmaKind {
     /// Private anonymous memory (no `vm_ops`).
-    Anonymous = 1,
+    Anonymous,
     /// tmpfs, memfd, shared anonymous memory.
-    Shmem = 2,
+    Shmem,
     /// hugetlbfs (`VM_HUGETLB`).
-    Hugetlb = 3,
+    Hugetlb,
     /// Any other file mapping.
-    File = 4,
+    File,
     /// `memfd_secret()` memory.
-    Secretmem = 5,
+    Secretmem,
     /// `VM_IO` or `VM_PFNMAP`: memory without `struct page` semantics.
-    IoPfnMap = 6,
+    IoPfnMap,
     /// A file on a filesystem mounted with DAX.
-    FsDax = 7,
+    FsDax,
 }
 
 /// One VMA of a request's range.
@@ -130,25 +129,24 @@ pub struct VmaSpan {
 
 /// Why a VMA cannot be pinned long-term, in the order `check_vma_flags()` tests them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
 pub enum Refusal {
     /// `VM_IO`/`VM_PFNMAP`: there are no pages to pin (`EFAULT`).
-    IoPfnMap = 1,
+    IoPfnMap,
     /// FS-DAX: the pages are the storage itself and cannot be pinned indefinitely
     /// (`EOPNOTSUPP`).
-    FsDax = 2,
+    FsDax,
     /// Secret memory is unmapped from the kernel; no device may reach it (`EFAULT`).
-    Secretmem = 3,
+    Secretmem,
     /// A writable shared mapping of a file that needs dirty tracking (writeback or
     /// `page_mkwrite`): a device writing behind the filesystem's back would lose data
     /// (`EFAULT`). Use tmpfs, memfd or hugetlbfs, or pin read-only.
-    DirtyTrackedFile = 4,
+    DirtyTrackedFile,
     /// Write access to a mapping without `PROT_WRITE` (`EFAULT`).
-    NotWritable = 5,
+    NotWritable,
     /// Read access to a mapping without `PROT_READ`, e.g. `PROT_NONE` (`EFAULT`).
-    NotReadable = 6,
+    NotReadable,
     /// The architecture refuses the access, e.g. a protection key (`EFAULT`).
-    ArchDenied = 7,
+    ArchDenied,
 }
 
 impl Refusal {

@@ -22,7 +22,9 @@ use rgup::pin::{
     Method,
     PinError,
     PinRequest,
-    PinnedPages, //
+    PinnedPages,
+    Refusal,
+    VmaKind, //
 };
 
 /// Most pins one open file may hold.
@@ -168,6 +170,32 @@ pub(crate) fn unpin(table: &mut PinTable, arg: usize) -> Result<isize> {
     Ok(0)
 }
 
+/// The `RGUP_REASON_*` of a refusal.
+fn reason_code(why: Refusal) -> u32 {
+    match why {
+        Refusal::IoPfnMap => uapi::rgup_reason_RGUP_REASON_IO_PFNMAP,
+        Refusal::FsDax => uapi::rgup_reason_RGUP_REASON_FSDAX,
+        Refusal::Secretmem => uapi::rgup_reason_RGUP_REASON_SECRETMEM,
+        Refusal::DirtyTrackedFile => uapi::rgup_reason_RGUP_REASON_DIRTY_TRACKED_FILE,
+        Refusal::NotWritable => uapi::rgup_reason_RGUP_REASON_NOT_WRITABLE,
+        Refusal::NotReadable => uapi::rgup_reason_RGUP_REASON_NOT_READABLE,
+        Refusal::ArchDenied => uapi::rgup_reason_RGUP_REASON_ARCH_DENIED,
+    }
+}
+
+/// The `RGUP_VMA_*` of a VMA kind.
+fn kind_code(kind: VmaKind) -> u32 {
+    match kind {
+        VmaKind::Anonymous => uapi::rgup_vma_kind_RGUP_VMA_ANONYMOUS,
+        VmaKind::Shmem => uapi::rgup_vma_kind_RGUP_VMA_SHMEM,
+        VmaKind::Hugetlb => uapi::rgup_vma_kind_RGUP_VMA_HUGETLB,
+        VmaKind::File => uapi::rgup_vma_kind_RGUP_VMA_FILE,
+        VmaKind::Secretmem => uapi::rgup_vma_kind_RGUP_VMA_SECRETMEM,
+        VmaKind::IoPfnMap => uapi::rgup_vma_kind_RGUP_VMA_IO_PFNMAP,
+        VmaKind::FsDax => uapi::rgup_vma_kind_RGUP_VMA_FSDAX,
+    }
+}
+
 /// `RGUP_IOC_CHECK`.
 pub(crate) fn check(arg: usize) -> Result<isize> {
     let mut arg = ExtArg::<uapi::rgup_check>::read(arg)?;
@@ -196,10 +224,10 @@ pub(crate) fn check(arg: usize) -> Result<isize> {
             v.error = e.to_errno().to_errno();
             match e {
                 PinError::Refused { vma, why } => {
-                    v.reason = why as u32;
+                    v.reason = reason_code(why);
                     v.vma_start = vma.start as u64;
                     v.vma_end = vma.end as u64;
-                    v.vma_kind = vma.kind as u32;
+                    v.vma_kind = kind_code(vma.kind);
                 }
                 PinError::Hole { addr } => {
                     v.reason = uapi::rgup_reason_RGUP_REASON_HOLE;

@@ -21,7 +21,7 @@ PACKAGES=(
 	rustc-web rust-web-src rust-web-clippy rustfmt-web
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev cpio rsync
-	kmod udev busybox-static qemu-system-x86 liburing-dev
+	kmod udev busybox-static qemu-system-x86 liburing-dev e2fsprogs util-linux
 	python3 python3-venv xz-utils perl
 	curl ca-certificates
 )
