@@ -488,6 +488,35 @@ TEST_F(pin, sigkill_of_a_holder_releases_its_pins)
 	close(ready[0]);
 }
 
+/* CAP_IPC_LOCK (root here) bypasses RLIMIT_MEMLOCK; the pages are still counted. */
+TEST_F(pin, memlock_limit_bypassed_with_cap_ipc_lock)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct rlimit rl = { page_size, page_size };
+		struct rgup_pin p;
+
+		if (setrlimit(RLIMIT_MEMLOCK, &rl))
+			_exit(10);
+		if (do_pin(self->fd, self->mem, self->len, RGUP_PIN_WRITE, &p))
+			_exit(11);
+		if (vm_pin_kb() != self->len / 1024 || do_stats(self->fd).fd_charged_pages != 16)
+			_exit(12);
+		if (do_pin(self->fd, self->mem, self->len, RGUP_PIN_NO_ACCOUNT, NULL))
+			_exit(13);
+		if (vm_pin_kb() != self->len / 1024)
+			_exit(14);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
 /*
  * RLIMIT_MEMLOCK applies to users without CAP_IPC_LOCK: run as nobody with a
  * 16-page limit.
