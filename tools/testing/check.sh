@@ -64,12 +64,21 @@ if [ "$built" = 1 ]; then
 	vm_rc=$?
 	tail -n 5 "$out/vm.out" >&2
 fi
+# A second, short boot with the P2P topology (PCIe switch, NVMe CMB, edu).
+if [ "$built" = 1 ]; then
+	rgup_stage "check: P2P topology in QEMU"
+	"$here/vm/run.sh" --p2p --out "$out" --log "$out/console-p2p.log" --timeout 600 -- \
+		"$here/vm/guest-p2p-topology.sh" "$out/p2p-topology.tap" > "$out/vm-p2p.out" 2>&1 ||
+		vm_rc=${vm_rc/#0/p2p}
+fi
+
 host_n=$((host_n + 1))
 case $vm_rc in
 0) host_lines+=("ok $host_n VM run: clean exit, no kernel splat") ;;
 124) host_lines+=("not ok $host_n VM run: timed out") ;;
 125) host_lines+=("not ok $host_n VM run: kernel splat in the console log") ;;
 skipped) host_lines+=("not ok $host_n VM run: not started, the build failed") ;;
+p2p) host_lines+=("not ok $host_n VM run with the P2P topology failed (see vm-p2p.out)") ;;
 *) host_lines+=("not ok $host_n VM run: exit status $vm_rc") ;;
 esac
 

@@ -91,13 +91,13 @@ kvm_probe() {
 
 accel=(--disable-kvm)
 if [ "${RGUP_KVM:-auto}" != no ] && [ "$(kvm_probe)" = yes ]; then
-	accel=(--qemu-opts "-machine q35")
+	accel=("--qemu-opts=-machine q35")
 fi
 
 vng_args=(--run "$kdir" "${accel[@]}" --disable-microvm --force-9p --verbose
 	  --cpus "$cpus" --memory "$memory" --append "oops=panic panic=-1")
 [ -z "$out" ] || vng_args+=(--rwdir "$out")
-[ ${#qemu_opts[@]} = 0 ] || vng_args+=(--qemu-opts "${qemu_opts[*]}")
+[ ${#qemu_opts[@]} = 0 ] || vng_args+=("--qemu-opts=${qemu_opts[*]}")
 cmd=$(printf '%q ' "$@")
 
 rgup_stage "vm: booting $(basename "$kdir") kernel (${accel[*]}, $cpus cpus, $memory${p2p:+, p2p=$p2p}); log $log"
