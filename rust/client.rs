@@ -12,9 +12,10 @@ use kernel::prelude::*;
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
 /// let client = rgup::Client::register(c"my_driver")?;
 /// pr_info!("registered as {}\n", client.name().to_str()?);
+/// # assert!(rgup::stats::GLOBAL.clients() >= 1);
 /// ```
 pub struct Client {
     name: &'static CStr,

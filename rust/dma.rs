@@ -170,8 +170,11 @@ mod tests {
         Access,
         PinRequest, //
     };
+    use crate::testing::{
+        user_buffer,
+        DmaDevice, //
+    };
     use kernel::{
-        faux,
         mm::MmWithUser,
         page::PAGE_SIZE,
         sync::aref::ARef,
@@ -180,31 +183,6 @@ mod tests {
             UserSlice, //
         },
     };
-
-    /// Maps `len` bytes of anonymous memory into the test's own mm (KUnit attaches one).
-    fn user_buffer(len: usize) -> Result<usize> {
-        // SAFETY: We are in a KUnit test; `kunit_vm_mmap` attaches an mm to the test thread.
-        let addr = unsafe {
-            crate::helpers::rgup_helper_kunit_mmap_anon(
-                bindings::kunit_get_current_test(),
-                len as c_ulong,
-            )
-        };
-        if addr == 0 || addr >= usize::MAX - 4095 {
-            return Err(ENOMEM);
-        }
-        Ok(addr)
-    }
-
-    fn faux_device() -> Result<faux::Registration> {
-        let reg = faux::Registration::new(c"rgup-kunit-dma", None)?;
-        let dev: &Device<Bound> = reg.as_ref().as_ref();
-        // SAFETY: `dev` is a valid device without a DMA mask of its own.
-        to_result(unsafe {
-            crate::helpers::rgup_helper_dma_coerce_mask_and_coherent(raw_device(dev), u64::MAX)
-        })?;
-        Ok(reg)
-    }
 
     #[test]
     fn pin_in_kernel_context_and_map_for_dma() -> Result {
@@ -219,8 +197,8 @@ mod tests {
         let pinned = PinRequest::new(addr + 100, 2 * PAGE_SIZE, Access::Write).pin()?;
         assert_eq!(pinned.page_count(), 3);
 
-        let reg = faux_device()?;
-        let dev: &Device<Bound> = reg.as_ref().as_ref();
+        let device = DmaDevice::new()?;
+        let dev = device.dev();
         let mapping = pinned.dma_map(dev, DataDirection::Bidirectional)?;
         let total: usize = mapping.segments().map(|s| s.len).sum();
         assert_eq!(total, 2 * PAGE_SIZE);
@@ -240,8 +218,8 @@ mod tests {
     fn read_only_pins_map_to_device_only() -> Result {
         let addr = user_buffer(PAGE_SIZE)?;
         let pinned = PinRequest::new(addr, PAGE_SIZE, Access::Read).pin()?;
-        let reg = faux_device()?;
-        let dev: &Device<Bound> = reg.as_ref().as_ref();
+        let device = DmaDevice::new()?;
+        let dev = device.dev();
         assert!(matches!(pinned.dma_map(dev, DataDirection::FromDevice), Err(e) if e == EPERM));
         assert!(matches!(pinned.dma_map(dev, DataDirection::None), Err(e) if e == EINVAL));
         assert_eq!(

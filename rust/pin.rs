@@ -367,15 +367,27 @@ fn check_span(
 ///
 /// # Examples
 ///
-/// ```ignore
-/// use rgup::pin::{Access, PinRequest};
+/// ```
+/// use kernel::page::PAGE_SIZE;
+/// use rgup::pin::{Access, PinError, PinRequest};
 ///
+/// # let uaddr = rgup::testing::user_buffer(4 * PAGE_SIZE)?;
+/// # let len = 3 * PAGE_SIZE;
 /// // In an ioctl: pin the caller's buffer for a device that writes into it.
-/// let mut pinned = PinRequest::new(uaddr, len, Access::Write).pin()?;
-/// program_device(pinned.folio_runs());
+/// let pinned = PinRequest::new(uaddr, len, Access::Write).pin()?;
+/// assert_eq!(pinned.page_count(), 3);
+/// for (first, pages) in pinned.folio_runs() {
+///     // One scatter-list entry per physically contiguous run of pages.
+/// #   assert!(first + pages <= pinned.page_count());
+/// }
 /// // ... the device wrote everything:
-/// pinned.mark_dirty();
+/// pinned.mark_dirty()?;
 /// drop(pinned); // unpinned, dirtied, uncharged
+///
+/// // The verdict alone: the page after the buffer is not mapped.
+/// let verdict = PinRequest::new(uaddr, 5 * PAGE_SIZE, Access::Read).check();
+/// assert_eq!(verdict, Err(PinError::Hole { addr: uaddr + 4 * PAGE_SIZE }));
+/// assert_eq!(verdict.unwrap_err().to_errno(), EFAULT);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct PinRequest {
@@ -728,6 +740,22 @@ impl PinnedPages {
     /// [`DataDirection::ToDevice`] (`EPERM` otherwise: the device would write into pages the
     /// kernel pinned for reading, which may be shared copy-on-write); [`DataDirection::None`] is
     /// `EINVAL`. Pages the device writes must be marked dirty ([`PinnedPages::mark_dirty`]).
+    ///
+    /// ```
+    /// use kernel::{dma::DataDirection, page::PAGE_SIZE};
+    /// use rgup::pin::{Access, PinRequest};
+    ///
+    /// # let uaddr = rgup::testing::user_buffer(2 * PAGE_SIZE)?;
+    /// # let device = rgup::testing::DmaDevice::new()?;
+    /// # let dev = device.dev();
+    /// let pinned = PinRequest::new(uaddr, 2 * PAGE_SIZE, Access::Write).pin()?;
+    /// let mapping = pinned.dma_map(dev, DataDirection::FromDevice)?;
+    /// let bytes: usize = mapping.segments().map(|seg| seg.len).sum();
+    /// assert_eq!(bytes, 2 * PAGE_SIZE);
+    /// // ... the device wrote the pages:
+    /// pinned.mark_dirty()?;
+    /// drop(mapping); // unmapped before the pages can be unpinned
+    /// ```
     pub fn dma_map<'a>(
         &'a self,
         dev: &'a Device<Bound>,

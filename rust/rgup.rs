@@ -22,11 +22,18 @@
 // `pr_*!` print with the crate's `__LOG_PREFIX`; this crate has no `module!` of its own.
 const __LOG_PREFIX: &[u8] = b"rgup\0";
 
+// Lets the doc-tests, which run inside this crate as KUnit cases, say `rgup::` as a driver would.
+#[cfg(CONFIG_KUNIT)]
+extern crate self as rgup;
+
 mod client;
 pub mod dma;
 mod helpers;
 pub mod pin;
 pub mod stats;
+#[cfg(CONFIG_KUNIT)]
+#[doc(hidden)]
+pub mod testing;
 
 pub use client::Client;
 
@@ -48,8 +55,9 @@ pub struct Version {
 /// A dependent module compares it with the version it was built against to refuse a library
 /// too old for it, for example:
 ///
-/// ```ignore
-/// if rgup::version() < (rgup::Version { major: 0, minor: 1, patch: 0 }) {
+/// ```
+/// let v = rgup::version();
+/// if v < (rgup::Version { major: 0, minor: 1, patch: 0 }) || v.major != 0 {
 ///     return Err(ENODEV);
 /// }
 /// ```
@@ -62,3 +70,7 @@ const VERSION: Version = Version {
     minor: 1,
     patch: 0,
 };
+
+// The doc-tests of the crate, as KUnit cases (scripts/rgup_doctests.py).
+#[cfg(CONFIG_KUNIT)]
+include!(concat!(env!("RGUP_OBJ"), "/rust/doctests_generated.rs"));

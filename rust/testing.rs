@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Helpers for the crate's KUnit suites and doc-tests (compiled with `CONFIG_KUNIT` only).
+//!
+//! KUnit cases run in a kernel thread: [`user_buffer`] gives it an address space with some user
+//! memory to pin, [`DmaDevice`] a bound device to map it for.
+
+use crate::helpers;
+use kernel::{
+    bindings,
+    device::{
+        Bound,
+        Device, //
+    },
+    error::to_result,
+    faux,
+    ffi::c_ulong,
+    prelude::*,
+};
+
+/// Maps `len` bytes of private anonymous memory into the calling KUnit test's own mm (KUnit
+/// attaches one on first use) and returns its address.
+pub fn user_buffer(len: usize) -> Result<usize> {
+    // SAFETY: `kunit_get_current_test()` is the running test (or NULL outside KUnit, which
+    // `kunit_vm_mmap` rejects).
+    let addr = unsafe {
+        helpers::rgup_helper_kunit_mmap_anon(bindings::kunit_get_current_test(), len as c_ulong)
+    };
+    if addr == 0 || addr > usize::MAX - 4096 {
+        return Err(ENOMEM);
+    }
+    Ok(addr)
+}
+
+/// A bound faux device with a 64-bit DMA mask: something to map pages for.
+pub struct DmaDevice(faux::Registration);
+
+impl DmaDevice {
+    /// Registers the device.
+    pub fn new() -> Result<Self> {
+        let this = Self(faux::Registration::new(c"rgup-kunit-dma", None)?);
+        // SAFETY: The device is valid and has no DMA mask of its own.
+        to_result(unsafe {
+            helpers::rgup_helper_dma_coerce_mask_and_coherent(
+                crate::dma::raw_device(this.dev()),
+                u64::MAX,
+            )
+        })?;
+        Ok(this)
+    }
+
+    /// The bound device.
+    pub fn dev(&self) -> &Device<Bound> {
+        self.0.as_ref().as_ref()
+    }
+}
