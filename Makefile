@@ -78,7 +78,7 @@ upstream-selftests: kdir-check
 	mkdir -p $(UPSTREAM_MM_OUT)
 	$(MAKE) -C $(KSRC)/tools/testing/selftests/mm OUTPUT=$(UPSTREAM_MM_OUT) \
 		KHDR_INCLUDES="-isystem $(KDIR)/usr/include" \
-		$(UPSTREAM_MM_OUT)/gup_longterm $(UPSTREAM_MM_OUT)/cow
+		$(UPSTREAM_MM_OUT)/gup_longterm $(UPSTREAM_MM_OUT)/cow $(UPSTREAM_MM_OUT)/hmm-tests
 
 clean:
 	-test -f $(KDIR)/Makefile && $(KMAKE) clean

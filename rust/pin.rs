@@ -280,7 +280,8 @@ impl PageSpan {
     }
 }
 
-fn user_end() -> usize {
+/// One past the highest user address (`TASK_SIZE_MAX`).
+pub(crate) fn user_end() -> usize {
     // SAFETY: Reads a constant.
     unsafe { helpers::rgup_helper_task_size_max() }
 }

@@ -12,6 +12,8 @@
 //! - [`pin`]: long-term pinning of user memory, with the `FOLL_LONGTERM` rules checked and
 //!   explained, all-or-nothing pins, `RLIMIT_MEMLOCK` accounting and RAII unpin;
 //! - [`dma`]: pinned pages mapped for a device's DMA, unmapped on drop;
+//! - [`mirror`]: a device's coherent view of a process's address range (mmu interval notifier
+//!   and HMM), without pinning;
 //! - [`Client`]: a driver's registration with rgup, so that what it holds is attributed and
 //!   shown in rgup's statistics;
 //! - [`stats`]: the counters behind `/sys/kernel/debug/rgup/stats`;
@@ -29,6 +31,7 @@ extern crate self as rgup;
 mod client;
 pub mod dma;
 mod helpers;
+pub mod mirror;
 pub mod pin;
 pub mod stats;
 #[cfg(CONFIG_KUNIT)]

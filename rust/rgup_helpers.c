@@ -8,10 +8,16 @@
 #include <linux/dma-mapping.h>
 #include <linux/backing-dev.h>
 #include <linux/fs.h>
+#include <linux/hmm.h>
+#include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/mmu_context.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pagemap.h>
+#include <linux/pci-p2pdma.h>
 #include <linux/pkeys.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 
 #include "rgup_helpers.h"
@@ -88,6 +94,118 @@ unsigned long rgup_helper_page_to_pfn(struct page *page)
 struct folio *rgup_helper_page_folio(struct page *page)
 {
 	return page_folio(page);
+}
+
+void rgup_helper_mmu_interval_set_seq(struct mmu_interval_notifier *sub,
+				      unsigned long cur_seq)
+{
+	mmu_interval_set_seq(sub, cur_seq);
+}
+
+bool rgup_helper_mmu_interval_read_retry(struct mmu_interval_notifier *sub,
+					 unsigned long seq)
+{
+	return mmu_interval_read_retry(sub, seq);
+}
+
+/*
+ * rust/mirror.rs decodes hmm pfns with its own copy of these values; the
+ * build breaks here if hmm.h ever changes them.
+ */
+static_assert(BITS_PER_LONG == 64);
+static_assert(HMM_PFN_VALID == 1UL << 63);
+static_assert(HMM_PFN_WRITE == 1UL << 62);
+static_assert(HMM_PFN_ERROR == 1UL << 61);
+static_assert(HMM_PFN_ORDER_SHIFT == 53);
+static_assert(HMM_PFN_FLAGS == ~((1UL << 53) - 1));
+
+int rgup_helper_hmm_range_fault(struct mmu_interval_notifier *sub,
+				unsigned long start, unsigned long end,
+				unsigned long *pfns, unsigned long default_flags,
+				void *owner, unsigned long timeout_jiffies,
+				unsigned long *seq)
+{
+	struct hmm_range range = {
+		.notifier = sub,
+		.start = start,
+		.end = end,
+		.hmm_pfns = pfns,
+		.default_flags = default_flags,
+		.pfn_flags_mask = 0,
+		.dev_private_owner = owner,
+	};
+	int ret;
+
+	ret = hmm_range_fault_unlocked_timeout(&range, timeout_jiffies);
+	*seq = range.notifier_seq;
+	return ret;
+}
+
+struct page *rgup_helper_pfn_to_page(unsigned long pfn)
+{
+	return pfn_to_page(pfn);
+}
+
+bool rgup_helper_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+struct page *rgup_helper_hmm_pfn_to_page(unsigned long hmm_pfn)
+{
+	return hmm_pfn_to_page(hmm_pfn);
+}
+
+bool rgup_helper_page_is_zero(struct page *page)
+{
+	return is_zero_pfn(page_to_pfn(page));
+}
+
+bool rgup_helper_page_is_device(struct page *page)
+{
+	return is_pci_p2pdma_page(page) || is_zone_device_page(page);
+}
+
+/*
+ * Called under the mirror's lock, from the fault path or from an invalidate
+ * callback, where the folio is mapped by the process and cannot be freed, but
+ * where lock_page() could deadlock (the invalidation may come from a path
+ * that holds the folio lock, e.g. migration or folio_mkclean()).
+ *
+ * Anonymous, shmem and other folios without writeback are simply marked.
+ * A folio of a filesystem that writes back is normally dirty already: a
+ * writable PTE of a shared file mapping only exists after ->page_mkwrite()
+ * dirtied it, and writeback write-protects it (invalidating the mirror) before
+ * cleaning. If it is clean anyway, it is marked only under folio_trylock(),
+ * as filesystems expect (ext4_dirty_folio() warns otherwise).
+ */
+void rgup_helper_page_mark_dirty_nosleep(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+	struct address_space *mapping;
+
+	if (folio_test_dirty(folio))
+		return;
+	mapping = folio_mapping(folio);
+	if (folio_test_anon(folio) || !mapping ||
+	    !mapping_can_writeback(mapping)) {
+		folio_mark_dirty(folio);
+		return;
+	}
+	if (folio_trylock(folio)) {
+		folio_mark_dirty(folio);
+		folio_unlock(folio);
+	}
+}
+
+void rgup_helper_fs_reclaim_acquire(void)
+{
+	fs_reclaim_acquire(GFP_KERNEL);
+}
+
+void rgup_helper_fs_reclaim_release(void)
+{
+	fs_reclaim_release(GFP_KERNEL);
 }
 
 unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len)

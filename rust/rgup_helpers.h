@@ -45,6 +45,56 @@ unsigned long rgup_helper_page_to_pfn(struct page *page);
 /* page_folio() */
 struct folio *rgup_helper_page_folio(struct page *page);
 
+/* --- rgup::mirror: include/linux/mmu_notifier.h and include/linux/hmm.h --- */
+
+struct mmu_interval_notifier;
+
+/* mmu_interval_set_seq() */
+void rgup_helper_mmu_interval_set_seq(struct mmu_interval_notifier *sub,
+				      unsigned long cur_seq);
+
+/* mmu_interval_read_retry() */
+bool rgup_helper_mmu_interval_read_retry(struct mmu_interval_notifier *sub,
+					 unsigned long seq);
+
+/*
+ * hmm_range_fault_unlocked_timeout() on [start, end) of sub's mm, with the
+ * range built here (struct hmm_range is not in the kernel crate's bindings).
+ * pfns[] holds (end - start) >> PAGE_SHIFT entries; *seq receives the
+ * notifier sequence the result is valid for. The caller holds an mm_users
+ * reference and no mmap lock.
+ */
+int rgup_helper_hmm_range_fault(struct mmu_interval_notifier *sub,
+				unsigned long start, unsigned long end,
+				unsigned long *pfns, unsigned long default_flags,
+				void *owner, unsigned long timeout_jiffies,
+				unsigned long *seq);
+
+/* pfn_to_page() */
+struct page *rgup_helper_pfn_to_page(unsigned long pfn);
+
+/* fatal_signal_pending(current) */
+bool rgup_helper_fatal_signal_pending(void);
+
+/* hmm_pfn_to_page() */
+struct page *rgup_helper_hmm_pfn_to_page(unsigned long hmm_pfn);
+
+/* is_zero_pfn(page_to_pfn(page)) */
+bool rgup_helper_page_is_zero(struct page *page);
+
+/* is_pci_p2pdma_page() || is_zone_device_page(): memory the CPU must not touch */
+bool rgup_helper_page_is_device(struct page *page);
+
+/*
+ * Marks the folio of page dirty without sleeping and without lock_page(): for
+ * a device that may have written it through a mirror. See rgup_helpers.c.
+ */
+void rgup_helper_page_mark_dirty_nosleep(struct page *page);
+
+/* fs_reclaim_acquire(GFP_KERNEL) / fs_reclaim_release(GFP_KERNEL) */
+void rgup_helper_fs_reclaim_acquire(void);
+void rgup_helper_fs_reclaim_release(void);
+
 /* For the KUnit suites only: */
 struct kunit;
 struct device;

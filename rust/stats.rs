@@ -19,6 +19,9 @@ pub struct Stats {
     pinned_pages: Atomic<u64>,
     charged_pages: Atomic<u64>,
     pins_total: Atomic<u64>,
+    mirrors: Atomic<u64>,
+    mirrored_pages: Atomic<u64>,
+    mirror_faults_total: Atomic<u64>,
 }
 
 /// The library-wide counters.
@@ -36,6 +39,9 @@ impl Stats {
             pinned_pages: Atomic::new(0),
             charged_pages: Atomic::new(0),
             pins_total: Atomic::new(0),
+            mirrors: Atomic::new(0),
+            mirrored_pages: Atomic::new(0),
+            mirror_faults_total: Atomic::new(0),
         }
     }
 
@@ -62,6 +68,41 @@ impl Stats {
     /// Pins completed since the module loaded.
     pub fn pins_total(&self) -> u64 {
         self.pins_total.load(Relaxed)
+    }
+
+    /// Number of [`crate::mirror::Mirror`]s currently alive.
+    pub fn mirrors(&self) -> u64 {
+        self.mirrors.load(Relaxed)
+    }
+
+    /// Translations currently held by those mirrors.
+    pub fn mirrored_pages(&self) -> u64 {
+        self.mirrored_pages.load(Relaxed)
+    }
+
+    /// Mirror faults completed since the module loaded.
+    pub fn mirror_faults_total(&self) -> u64 {
+        self.mirror_faults_total.load(Relaxed)
+    }
+
+    pub(crate) fn mirror_created(&self) {
+        self.mirrors.add(1, Relaxed);
+    }
+
+    pub(crate) fn mirror_dropped(&self) {
+        dec(&self.mirrors, 1);
+    }
+
+    pub(crate) fn mirrored(&self, pages: u64) {
+        self.mirrored_pages.add(pages, Relaxed);
+    }
+
+    pub(crate) fn unmirrored(&self, pages: u64) {
+        dec(&self.mirrored_pages, pages);
+    }
+
+    pub(crate) fn mirror_faulted(&self) {
+        self.mirror_faults_total.add(1, Relaxed);
     }
 
     pub(crate) fn client_registered(&self) {
@@ -105,6 +146,9 @@ impl fmt::Display for Stats {
         writeln!(f, "pins: {}", self.pins())?;
         writeln!(f, "pinned_pages: {}", self.pinned_pages())?;
         writeln!(f, "charged_pages: {}", self.charged_pages())?;
-        writeln!(f, "pins_total: {}", self.pins_total())
+        writeln!(f, "pins_total: {}", self.pins_total())?;
+        writeln!(f, "mirrors: {}", self.mirrors())?;
+        writeln!(f, "mirrored_pages: {}", self.mirrored_pages())?;
+        writeln!(f, "mirror_faults_total: {}", self.mirror_faults_total())
     }
 }

@@ -19,6 +19,7 @@ use kernel::{
     sync::Mutex,
 };
 
+mod dmirror_compat;
 mod gup_test_compat;
 mod pin_table;
 mod uapi;
@@ -39,6 +40,10 @@ struct RgupModule {
     #[pin]
     _gup_test: MiscDeviceRegistration<gup_test_compat::GupTestFile>,
     #[pin]
+    _dmirror0: MiscDeviceRegistration<dmirror_compat::DmirrorFile>,
+    #[pin]
+    _dmirror1: MiscDeviceRegistration<dmirror_compat::DmirrorFile>,
+    #[pin]
     _stats: debugfs::File<&'static rgup::stats::Stats>,
     _debugfs: debugfs::Dir,
 }
@@ -53,6 +58,12 @@ impl kernel::InPlaceModule for RgupModule {
             _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"rgup" }),
             _gup_test <- MiscDeviceRegistration::register(MiscDeviceOptions {
                 name: c"rgup_gup_test",
+            }),
+            _dmirror0 <- MiscDeviceRegistration::register(MiscDeviceOptions {
+                name: c"rgup_dmirror0",
+            }),
+            _dmirror1 <- MiscDeviceRegistration::register(MiscDeviceOptions {
+                name: c"rgup_dmirror1",
             }),
             _stats <- dir.read_callback_file(c"stats", &rgup::stats::GLOBAL, &|stats, f| {
                 core::fmt::Display::fmt(*stats, f)

@@ -151,6 +151,13 @@ ext_structs! {
 unsafe impl FromBytes for pin_longterm_test {}
 const _: () = assert!(size_of::<pin_longterm_test>() == 24);
 
+// SAFETY: `hmm_dmirror_cmd` (lib/test_hmm_uapi.h) is five `__u64` and no padding: every byte
+// pattern is a valid value, and writing it back discloses nothing but its fields.
+unsafe impl FromBytes for hmm_dmirror_cmd {}
+// SAFETY: See the `FromBytes` impl above.
+unsafe impl AsBytes for hmm_dmirror_cmd {}
+const _: () = assert!(size_of::<hmm_dmirror_cmd>() == 40);
+
 #[kunit_tests(rgup_uapi)]
 mod tests {
     use super::*;

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/dev/rgup_dmirror0` and `/dev/rgup_dmirror1`: a software device that reads and writes user
+//! memory only through an [`rgup::mirror::Mirror`] of its opener's address space, behind the
+//! `HMM_DMIRROR_*` ioctls of `lib/test_hmm_uapi.h`, so that the kernel's own
+//! `tools/testing/selftests/mm/hmm-tests.c` runs against rgup unchanged (the runner bind-mounts
+//! these nodes over `/dev/hmm_dmirror0` and `1` in a private mount namespace).
+//!
+//! This is how `lib/test_hmm.c` emulates a device, with rgup doing the mirroring: each open file
+//! mirrors the whole address space of the process that opened it (and keeps mirroring that
+//! process after a `fork()`); the "device page table" is the mirror's own table of `pfn` and
+//! write bit per page; the device's accesses copy through the mirrored pages under the mirror's
+//! lock, and on the first missing translation fault the whole rest of the range in one round.
+//!
+//! | command | semantics |
+//! |---|---|
+//! | `READ`, `READ_UNLOCKED` | copy `npages` from the device's view of `addr` to `ptr`; `cpages`, `faults` |
+//! | `WRITE` | copy `npages` from `ptr` to the device's view of `addr`, faulting for write |
+//! | `SNAPSHOT` | one `HMM_DMIRROR_PROT_*` byte per page to `ptr`, without faulting |
+//! | `MIGRATE_TO_DEV`, `MIGRATE_TO_SYS`, `EXCLUSIVE`, `CHECK_EXCLUSIVE`, `RELEASE`, `FLAGS` | `EOPNOTSUPP`: no device memory |
+//! | anything else | `EINVAL`, as upstream |
+//!
+//! Every command checks, as upstream, that `addr` is page-aligned and `npages` non-zero without
+//! wrapping (`EINVAL`), and writes the command back only on success. `mmap()` of the device
+//! inserts zeroed pages (a `VM_MIXEDMAP` mapping), as upstream.
+//!
+//! C header: [`lib/test_hmm_uapi.h`](srctree/lib/test_hmm_uapi.h)
+
+use crate::uapi;
+use kernel::{
+    fs::File,
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceRegistration, //
+    },
+    mm::virt::VmaNew,
+    page::{
+        Page,
+        PAGE_SHIFT,
+        PAGE_SIZE, //
+    },
+    prelude::*,
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+use rgup::{
+    mirror::{
+        Invalidated,
+        Invalidation,
+        Mirror,
+        MirrorOps,
+        PageState, //
+    },
+    pin::Access,
+};
+
+/// The device behind the mirror: it reads through the mirror's table, so it only counts.
+#[derive(Default)]
+pub(crate) struct SoftDevice {
+    invalidations: u64,
+}
+
+impl MirrorOps for SoftDevice {
+    fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+        // No device TLB to flush: the table the device reads through is already updated.
+        self.invalidations += 1;
+        inv.done()
+    }
+}
+
+/// One open file: a device mirroring the opener's address space.
+#[pin_data]
+pub(crate) struct DmirrorFile {
+    #[pin]
+    mirror: Mirror<SoftDevice>,
+}
+
+#[vtable]
+impl MiscDevice for DmirrorFile {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        let task = current!();
+        let mm = task.mm().ok_or(EINVAL)?;
+        KBox::try_pin_init(
+            try_pin_init!(DmirrorFile {
+                mirror <- Mirror::new_whole_mm(mm, SoftDevice::default()),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn ioctl(me: Pin<&DmirrorFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        let size = core::mem::size_of::<uapi::hmm_dmirror_cmd>();
+        let (mut reader, mut writer) =
+            UserSlice::new(UserPtr::from_addr(arg), size).reader_writer();
+        let mut c: uapi::hmm_dmirror_cmd = reader.read()?;
+        let end = c
+            .addr
+            .wrapping_add(c.npages.wrapping_shl(PAGE_SHIFT as u32));
+        if c.addr & (PAGE_SIZE as u64 - 1) != 0 || c.addr >= end {
+            return Err(EINVAL);
+        }
+        c.cpages = 0;
+        c.faults = 0;
+        let mirror = &me.mirror;
+        match cmd {
+            uapi::HMM_DMIRROR_READ | uapi::HMM_DMIRROR_READ_UNLOCKED => read(mirror, &mut c)?,
+            uapi::HMM_DMIRROR_WRITE => write(mirror, &mut c)?,
+            uapi::HMM_DMIRROR_SNAPSHOT => snapshot(mirror, &mut c)?,
+            uapi::HMM_DMIRROR_MIGRATE_TO_DEV
+            | uapi::HMM_DMIRROR_MIGRATE_TO_SYS
+            | uapi::HMM_DMIRROR_EXCLUSIVE
+            | uapi::HMM_DMIRROR_CHECK_EXCLUSIVE
+            | uapi::HMM_DMIRROR_RELEASE
+            | uapi::HMM_DMIRROR_FLAGS => return Err(EOPNOTSUPP),
+            _ => return Err(EINVAL),
+        }
+        writer.write(&c)?;
+        Ok(0)
+    }
+
+    fn mmap(_me: Pin<&DmirrorFile>, _file: &File, vma: &VmaNew) -> Result {
+        let vma = vma.set_mixedmap();
+        let mut addr = vma.start();
+        while addr < vma.end() {
+            let page = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+            // The mapping takes its own reference; ours is dropped with `page`.
+            vma.vm_insert_page(addr, &page)?;
+            addr += PAGE_SIZE;
+        }
+        Ok(())
+    }
+}
+
+/// The byte range of a command, and a zeroed bounce buffer for it.
+fn bounce(c: &uapi::hmm_dmirror_cmd) -> Result<(usize, usize, KVVec<u8>)> {
+    let len = usize::try_from(c.npages)
+        .ok()
+        .and_then(|n| n.checked_mul(PAGE_SIZE))
+        .ok_or(EINVAL)?;
+    let buf = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+    Ok((c.addr as usize, len, buf))
+}
+
+/// Copies between the device's view and `buf` from page `c.cpages` on, under the mirror's lock,
+/// until a page has no (writable, for `Access::Write`) translation; returns its address.
+fn copy_mirrored(
+    mirror: &Mirror<SoftDevice>,
+    c: &mut uapi::hmm_dmirror_cmd,
+    start: usize,
+    buf: &mut [u8],
+    access: Access,
+) -> Result<Option<usize>> {
+    let guard = mirror.lock();
+    while (c.cpages as usize) < c.npages as usize {
+        let off = (c.cpages as usize) << PAGE_SHIFT;
+        let addr = start + off;
+        let page = match guard.page(addr) {
+            Some((page, writable)) if access == Access::Read || writable => page,
+            _ if guard
+                .translation(addr)
+                .is_some_and(|(_, w)| access == Access::Read || w) =>
+            {
+                // Mirrored, but device memory: the CPU must not copy it.
+                return Err(EFAULT);
+            }
+            _ => return Ok(Some(addr)),
+        };
+        let chunk = &mut buf[off..off + PAGE_SIZE];
+        // SAFETY: `chunk` is valid for `PAGE_SIZE` bytes; the page stays mapped while `guard` is
+        // held.
+        unsafe {
+            match access {
+                Access::Read => page.read_raw(chunk.as_mut_ptr(), 0, PAGE_SIZE)?,
+                Access::Write => page.write_raw(chunk.as_ptr(), 0, PAGE_SIZE)?,
+            }
+        }
+        c.cpages += 1;
+    }
+    Ok(None)
+}
+
+/// The device accesses the range: copy what is mirrored, fault the rest in one round, repeat.
+fn access(
+    mirror: &Mirror<SoftDevice>,
+    c: &mut uapi::hmm_dmirror_cmd,
+    buf: &mut [u8],
+    access: Access,
+) -> Result {
+    let (start, len) = (c.addr as usize, buf.len());
+    while let Some(addr) = copy_mirrored(mirror, c, start, buf, access)? {
+        mirror.fault(addr, start + len - addr, access)?;
+        c.faults += 1;
+    }
+    Ok(())
+}
+
+fn read(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Result {
+    let (_, len, mut buf) = bounce(c)?;
+    access(mirror, c, &mut buf, Access::Read)?;
+    UserSlice::new(UserPtr::from_addr(c.ptr as usize), len)
+        .writer()
+        .write_slice(&buf)
+}
+
+fn write(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Result {
+    let (_, len, mut buf) = bounce(c)?;
+    UserSlice::new(UserPtr::from_addr(c.ptr as usize), len)
+        .reader()
+        .read_slice(&mut buf)?;
+    access(mirror, c, &mut buf, Access::Write)
+}
+
+/// The `HMM_DMIRROR_PROT_*` byte of a page, as `dmirror_mkentry()` encodes it.
+fn prot_byte(state: PageState) -> u8 {
+    match state {
+        PageState::Error => uapi::HMM_DMIRROR_PROT_ERROR as u8,
+        PageState::NotPresent => uapi::HMM_DMIRROR_PROT_NONE as u8,
+        PageState::Mapped {
+            write, order, zero, ..
+        } => {
+            let mut b = if zero {
+                uapi::HMM_DMIRROR_PROT_ZERO
+            } else {
+                uapi::HMM_DMIRROR_PROT_NONE
+            };
+            b |= if write {
+                uapi::HMM_DMIRROR_PROT_WRITE
+            } else {
+                uapi::HMM_DMIRROR_PROT_READ
+            };
+            if order + PAGE_SHIFT as u32 == 21 {
+                b |= uapi::HMM_DMIRROR_PROT_PMD;
+            } else if order + PAGE_SHIFT as u32 == 30 {
+                b |= uapi::HMM_DMIRROR_PROT_PUD;
+            }
+            b as u8
+        }
+    }
+}
+
+fn snapshot(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Result {
+    let n = usize::try_from(c.npages).map_err(|_| EINVAL)?;
+    let mut states = KVVec::from_elem(PageState::NotPresent, n, GFP_KERNEL)?;
+    mirror.snapshot(c.addr as usize, &mut states)?;
+    let mut bytes = KVVec::with_capacity(n, GFP_KERNEL)?;
+    for &state in states.iter() {
+        bytes.push(prot_byte(state), GFP_KERNEL)?;
+    }
+    UserSlice::new(UserPtr::from_addr(c.ptr as usize), n)
+        .writer()
+        .write_slice(&bytes)?;
+    c.cpages = c.npages;
+    Ok(())
+}
