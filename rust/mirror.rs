@@ -350,8 +350,47 @@ impl Counters {
     }
 }
 
-/// The mirror's own table of translations: an xarray from user page number to `pfn << 1 |
-/// writable`, stored as xarray values.
+/// A translation of the mirror's table, as stored: `pfn << 2 | exclusive << 1 | writable`, as an
+/// xarray value entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapped {
+    /// The page frame number.
+    pub pfn: usize,
+    /// The device may write the page.
+    pub writable: bool,
+    /// The device has exclusive (atomic) access: the CPU's mapping is a device-exclusive entry
+    /// until the CPU touches the page again ([`Mirror::make_exclusive`]).
+    pub exclusive: bool,
+}
+
+impl Mapped {
+    fn encode(self) -> usize {
+        // xa_mk_value(v) is `v << 1 | 1`.
+        (((self.pfn << 2) | (usize::from(self.exclusive) << 1) | usize::from(self.writable)) << 1)
+            | 1
+    }
+
+    fn decode(entry: *mut c_void) -> Option<Self> {
+        let v = entry as usize;
+        if v & 1 == 0 {
+            return None; // NULL (or a non-value entry, which the table never holds)
+        }
+        let v = v >> 1;
+        Some(Self {
+            pfn: v >> 2,
+            writable: v & 1 != 0,
+            exclusive: v & 2 != 0,
+        })
+    }
+
+    fn page(self) -> *mut bindings::page {
+        // SAFETY: Only called for entries of the table, whose pfn is a page mapped by the mm
+        // (table invariant).
+        unsafe { helpers::rgup_helper_pfn_to_page(self.pfn as c_ulong) }
+    }
+}
+
+/// The mirror's own table of translations: an xarray from user page number to [`Mapped`].
 ///
 /// # Invariants
 ///
@@ -375,25 +414,20 @@ impl Table {
         })
     }
 
-    fn lookup(&self, addr: usize) -> Option<(NonNull<bindings::page>, bool)> {
+    fn lookup(&self, addr: usize) -> Option<Mapped> {
         // SAFETY: `xa` is initialised.
-        let entry = unsafe { bindings::xa_load(self.xa.get(), (addr >> PAGE_SHIFT) as c_ulong) };
-        let value = xa_to_value(entry)?;
-        let pfn = value >> 1;
-        // SAFETY: `pfn` is the pfn of a page mapped by the mm (type invariant).
-        let page = unsafe { helpers::rgup_helper_pfn_to_page(pfn as c_ulong) };
-        Some((NonNull::new(page)?, value & 1 != 0))
+        Mapped::decode(unsafe { bindings::xa_load(self.xa.get(), (addr >> PAGE_SHIFT) as c_ulong) })
     }
 
-    fn store(&self, addr: usize, pfn: usize, writable: bool) -> Result<bool> {
-        let value = (pfn << 2) | (usize::from(writable) << 1) | 1; // xa_mk_value(pfn << 1 | w)
-                                                                   // SAFETY: `xa` is initialised; the entry is a value, never a pointer. GFP_ATOMIC: the
-                                                                   // mirror's lock is held, and invalidations (which take it) may come from reclaim.
+    /// Records `mapped` at `addr`; returns whether the page had no translation before.
+    fn store(&self, addr: usize, mapped: Mapped) -> Result<bool> {
+        // SAFETY: `xa` is initialised; the entry is a value, never a pointer. GFP_ATOMIC: the
+        // mirror's lock is held, and invalidations (which take it) may come from reclaim.
         let old = unsafe {
             bindings::xa_store(
                 self.xa.get(),
                 (addr >> PAGE_SHIFT) as c_ulong,
-                value as *mut c_void,
+                mapped.encode() as *mut c_void,
                 bindings::GFP_ATOMIC | bindings::__GFP_NOWARN,
             )
         };
@@ -412,17 +446,13 @@ impl Table {
         loop {
             // SAFETY: `xa` is initialised; `index` is a valid in/out cursor.
             let entry = unsafe { bindings::xa_find(self.xa.get(), &mut index, last, XA_PRESENT) };
-            let Some(value) = xa_to_value(entry) else {
+            let Some(mapped) = Mapped::decode(entry) else {
                 break;
             };
-            if value & 1 != 0 {
+            if mapped.writable {
                 // SAFETY: The page is still mapped (the invalidation is in progress and the core
                 // mm clears the page tables only after it), so it is a valid page.
-                unsafe {
-                    helpers::rgup_helper_page_mark_dirty_nosleep(helpers::rgup_helper_pfn_to_page(
-                        (value >> 1) as c_ulong,
-                    ))
-                };
+                unsafe { helpers::rgup_helper_page_mark_dirty_nosleep(mapped.page()) };
             }
             // SAFETY: As above.
             unsafe { bindings::xa_erase(self.xa.get(), index) };
@@ -446,11 +476,6 @@ impl PinnedDrop for Table {
 
 // `XA_PRESENT` of include/linux/xarray.h: any entry.
 const XA_PRESENT: bindings::xa_mark_t = 8;
-
-fn xa_to_value(entry: *mut c_void) -> Option<usize> {
-    let v = entry as usize;
-    (v & 1 != 0).then_some(v >> 1)
-}
 
 fn is_xa_err(entry: *mut c_void) -> bool {
     // xa_is_err(): internal entries (low bits 0b10) above -MAX_ERRNO.
@@ -626,7 +651,7 @@ impl<T: MirrorOps> Mirror<T> {
 
     /// The identity the mirror gives to the core mm for the events it causes itself.
     fn owner(&self) -> *mut c_void {
-        (self as *const Self).cast_mut().cast()
+        core::ptr::from_ref(self).cast_mut().cast()
     }
 
     fn mm(&self) -> &Mm {
@@ -701,8 +726,12 @@ impl<T: MirrorOps> Mirror<T> {
                         // SAFETY: The page is mapped and cannot go away during the window.
                         unsafe { helpers::rgup_helper_page_mark_dirty_nosleep(page) };
                     }
-                    let pfn = (hmm_pfn & !HMM_PFN_FLAGS) as usize;
-                    new += u64::from(inner.table.store(chunk + (i << PAGE_SHIFT), pfn, w)?);
+                    let mapped = Mapped {
+                        pfn: (hmm_pfn & !HMM_PFN_FLAGS) as usize,
+                        writable: w,
+                        exclusive: false,
+                    };
+                    new += u64::from(inner.table.store(chunk + (i << PAGE_SHIFT), mapped)?);
                 }
                 self.counters.mirrored_pages.add(new, Relaxed);
                 stats::GLOBAL.mirrored(new);
@@ -743,6 +772,94 @@ impl<T: MirrorOps> Mirror<T> {
                 Ok(())
             })?;
             chunk = chunk_end;
+        }
+        Ok(())
+    }
+
+    /// Gives the device exclusive access to the pages covering `[addr, addr + len)`, for atomic
+    /// operations the CPU must not interleave with (`make_device_exclusive()`): the CPU's
+    /// mappings become device-exclusive entries and the pages are installed writable and
+    /// exclusive ([`Mapped::exclusive`]); the next CPU access restores the mapping and
+    /// invalidates them. Anonymous, writable, non-hugetlb memory only (`EINVAL` otherwise, from
+    /// the core mm); `EFAULT` after the process exited.
+    pub fn make_exclusive(&self, addr: usize, len: usize) -> Result {
+        let (first, last) = self.span(addr, len)?;
+        let mm = self.mm().mmget_not_zero().ok_or(EFAULT)?;
+        let began = Instant::<Monotonic>::now();
+        let mut page_addr = first;
+        while page_addr < last {
+            // SAFETY: The notifier is inserted; we hold no lock the invalidation takes.
+            let seq = unsafe { bindings::mmu_interval_read_begin(self.notifier()) };
+            let mut folio = core::ptr::null_mut();
+            let page = {
+                let _mmap = mm.mmap_read_lock();
+                // SAFETY: `_mmap` holds the mmap read lock of `mm`, which has users; the owner
+                // makes the resulting `MMU_NOTIFY_EXCLUSIVE` ours, so the callback ignores it.
+                unsafe {
+                    helpers::rgup_helper_make_device_exclusive(
+                        mm.as_raw(),
+                        page_addr as c_ulong,
+                        self.owner(),
+                        &mut folio,
+                    )
+                }
+            };
+            let page = kernel::error::from_err_ptr(page)?;
+            let mut guard = self.inner.lock();
+            // SAFETY: The notifier is inserted and we hold the lock `set_seq` is called under.
+            let stale =
+                unsafe { helpers::rgup_helper_mmu_interval_read_retry(self.notifier(), seq) };
+            let stored = if stale {
+                Ok(false)
+            } else {
+                // SAFETY: `page` is valid: `make_device_exclusive()` returned it with its folio
+                // locked and referenced.
+                unsafe { helpers::rgup_helper_page_mark_dirty_nosleep(page) };
+                let mapped = Mapped {
+                    // SAFETY: As above.
+                    pfn: unsafe { helpers::rgup_helper_page_to_pfn(page) } as usize,
+                    writable: true,
+                    exclusive: true,
+                };
+                // SAFETY: `inner` is structurally pinned; nothing is moved out of it.
+                let inner = unsafe { Pin::get_unchecked_mut(guard.as_mut()) };
+                inner.table.store(page_addr, mapped)
+            };
+            drop(guard);
+            // SAFETY: Returns what `make_device_exclusive()` gave us; only now may the CPU revoke
+            // the exclusive entry (which needs the folio lock).
+            unsafe { helpers::rgup_helper_folio_unlock_put(folio) };
+            if stored? {
+                self.counters.mirrored_pages.add(1, Relaxed);
+                stats::GLOBAL.mirrored(1);
+            }
+            if stale {
+                self.counters.retries.add(1, Relaxed);
+                if began.elapsed() > Delta::from_millis(FAULT_TIMEOUT_MS.into()) {
+                    return Err(EBUSY);
+                }
+                // The page is left device-exclusive: converting it again would first restore it,
+                // an invalidation inside the next window, every time. Restore it now, with a
+                // write fault, before the next window begins.
+                let mut pfn = 0u64;
+                let mut seq: c_ulong = 0;
+                // SAFETY: As in `walk`: the notifier is inserted, `mm` has users, one pfn for one
+                // page, no mmap lock held.
+                to_result(unsafe {
+                    helpers::rgup_helper_hmm_range_fault(
+                        self.notifier(),
+                        page_addr as c_ulong,
+                        (page_addr + PAGE_SIZE) as c_ulong,
+                        (&raw mut pfn).cast(),
+                        (HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE) as c_ulong,
+                        self.owner(),
+                        time::msecs_to_jiffies(FAULT_TIMEOUT_MS),
+                        &mut seq,
+                    )
+                })?;
+                continue;
+            }
+            page_addr += PAGE_SIZE;
         }
         Ok(())
     }
@@ -831,8 +948,8 @@ impl<T: MirrorOps> Mirror<T> {
         // SAFETY: Called from the invalidate callback, under the lock `walk` checks under.
         unsafe { helpers::rgup_helper_mmu_interval_set_seq(sub, cur_seq) };
         this.counters.invalidations.add(1, Relaxed);
-        let start = (range.start as usize).max(this.start);
-        let end = (range.end as usize).min(this.end);
+        let start = range.start.max(this.start);
+        let end = range.end.min(this.end);
         if start >= end {
             return true;
         }
@@ -910,28 +1027,24 @@ pub struct MirrorGuard<'a, T: MirrorOps> {
 }
 
 impl<T: MirrorOps> MirrorGuard<'_, T> {
-    /// The page frame number mirrored at `addr` and whether the device may write it, for device
-    /// memory too; `None` when there is no translation.
-    pub fn translation(&self, addr: usize) -> Option<(usize, bool)> {
-        let (page, writable) = self.guard.table.lookup(addr)?;
-        // SAFETY: The entry is a mapped page (table invariant), valid while the lock is held.
-        Some((
-            unsafe { helpers::rgup_helper_page_to_pfn(page.as_ptr()) } as usize,
-            writable,
-        ))
+    /// The translation of the page at `addr`, for device memory too; `None` when there is none
+    /// (never faulted, or invalidated since).
+    pub fn translation(&self, addr: usize) -> Option<Mapped> {
+        self.guard.table.lookup(addr)
     }
 
     /// The page mirrored at `addr` and whether the device may write it, or `None` when there is
-    /// no translation (never faulted, or invalidated since) or the page is device memory.
+    /// no translation or the page is device memory, which the CPU must not access.
     pub fn page(&self, addr: usize) -> Option<(BorrowedPage<'_>, bool)> {
-        let (page, writable) = self.guard.table.lookup(addr)?;
+        let mapped = self.guard.table.lookup(addr)?;
+        let page = NonNull::new(mapped.page())?;
         // SAFETY: The entry is a mapped page (table invariant) that cannot be unmapped while the
         // lock is held, i.e. for the lifetime of the borrow of `self`.
         if unsafe { helpers::rgup_helper_page_is_device(page.as_ptr()) } {
             return None;
         }
         // SAFETY: As above.
-        Some((unsafe { BorrowedPage::from_raw(page) }, writable))
+        Some((unsafe { BorrowedPage::from_raw(page) }, mapped.writable))
     }
 }
 

@@ -16,6 +16,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/rmap.h>
 #include <linux/pkeys.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -196,6 +197,19 @@ void rgup_helper_page_mark_dirty_nosleep(struct page *page)
 		folio_mark_dirty(folio);
 		folio_unlock(folio);
 	}
+}
+
+struct page *rgup_helper_make_device_exclusive(struct mm_struct *mm,
+					       unsigned long addr, void *owner,
+					       struct folio **foliop)
+{
+	return make_device_exclusive(mm, addr, owner, foliop);
+}
+
+void rgup_helper_folio_unlock_put(struct folio *folio)
+{
+	folio_unlock(folio);
+	folio_put(folio);
 }
 
 void rgup_helper_fs_reclaim_acquire(void)

@@ -91,6 +91,14 @@ bool rgup_helper_page_is_device(struct page *page);
  */
 void rgup_helper_page_mark_dirty_nosleep(struct page *page);
 
+/* make_device_exclusive() (linux/rmap.h); the caller holds the mmap read lock */
+struct page *rgup_helper_make_device_exclusive(struct mm_struct *mm,
+					       unsigned long addr, void *owner,
+					       struct folio **foliop);
+
+/* folio_unlock() and folio_put(): what make_device_exclusive() returned */
+void rgup_helper_folio_unlock_put(struct folio *folio);
+
 /* fs_reclaim_acquire(GFP_KERNEL) / fs_reclaim_release(GFP_KERNEL) */
 void rgup_helper_fs_reclaim_acquire(void);
 void rgup_helper_fs_reclaim_release(void);

@@ -17,7 +17,9 @@
 //! | `READ`, `READ_UNLOCKED` | copy `npages` from the device's view of `addr` to `ptr`; `cpages`, `faults` |
 //! | `WRITE` | copy `npages` from `ptr` to the device's view of `addr`, faulting for write |
 //! | `SNAPSHOT` | one `HMM_DMIRROR_PROT_*` byte per page to `ptr`, without faulting |
-//! | `MIGRATE_TO_DEV`, `MIGRATE_TO_SYS`, `EXCLUSIVE`, `CHECK_EXCLUSIVE`, `RELEASE`, `FLAGS` | `EOPNOTSUPP`: no device memory |
+//! | `EXCLUSIVE` | make the pages exclusive to the device, then `READ` them |
+//! | `CHECK_EXCLUSIVE` | `EPERM` while any page of the range is still exclusive |
+//! | `MIGRATE_TO_DEV`, `MIGRATE_TO_SYS`, `RELEASE`, `FLAGS` | `EOPNOTSUPP`: no device memory |
 //! | anything else | `EINVAL`, as upstream |
 //!
 //! Every command checks, as upstream, that `addr` is page-aligned and `npages` non-zero without
@@ -110,10 +112,10 @@ impl MiscDevice for DmirrorFile {
             uapi::HMM_DMIRROR_READ | uapi::HMM_DMIRROR_READ_UNLOCKED => read(mirror, &mut c)?,
             uapi::HMM_DMIRROR_WRITE => write(mirror, &mut c)?,
             uapi::HMM_DMIRROR_SNAPSHOT => snapshot(mirror, &mut c)?,
+            uapi::HMM_DMIRROR_EXCLUSIVE => exclusive(mirror, &mut c)?,
+            uapi::HMM_DMIRROR_CHECK_EXCLUSIVE => check_exclusive(mirror, &c)?,
             uapi::HMM_DMIRROR_MIGRATE_TO_DEV
             | uapi::HMM_DMIRROR_MIGRATE_TO_SYS
-            | uapi::HMM_DMIRROR_EXCLUSIVE
-            | uapi::HMM_DMIRROR_CHECK_EXCLUSIVE
             | uapi::HMM_DMIRROR_RELEASE
             | uapi::HMM_DMIRROR_FLAGS => return Err(EOPNOTSUPP),
             _ => return Err(EINVAL),
@@ -162,7 +164,7 @@ fn copy_mirrored(
             Some((page, writable)) if access == Access::Read || writable => page,
             _ if guard
                 .translation(addr)
-                .is_some_and(|(_, w)| access == Access::Read || w) =>
+                .is_some_and(|t| access == Access::Read || t.writable) =>
             {
                 // Mirrored, but device memory: the CPU must not copy it.
                 return Err(EFAULT);
@@ -254,5 +256,30 @@ fn snapshot(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Resul
         .writer()
         .write_slice(&bytes)?;
     c.cpages = c.npages;
+    Ok(())
+}
+
+fn exclusive(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Result {
+    let (start, len, mut buf) = bounce(c)?;
+    mirror.make_exclusive(start, len)?;
+    access(mirror, c, &mut buf, Access::Read)?;
+    UserSlice::new(UserPtr::from_addr(c.ptr as usize), len)
+        .writer()
+        .write_slice(&buf)
+}
+
+fn check_exclusive(mirror: &Mirror<SoftDevice>, c: &uapi::hmm_dmirror_cmd) -> Result {
+    if c.addr + (c.npages << PAGE_SHIFT) > mirror.end() as u64 {
+        return Err(EINVAL);
+    }
+    let guard = mirror.lock();
+    for i in 0..c.npages as usize {
+        if guard
+            .translation(c.addr as usize + (i << PAGE_SHIFT))
+            .is_some_and(|t| t.exclusive)
+        {
+            return Err(EPERM);
+        }
+    }
     Ok(())
 }

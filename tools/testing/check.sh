@@ -51,7 +51,7 @@ host_check "clippy, warnings are errors" make clippy
 built=0
 host_check "build modules" make modules && built=1
 host_check "build kselftests" make selftests || built=0
-host_check "build upstream gup_longterm and cow from the kernel tree" \
+host_check "build upstream gup_longterm, cow and hmm-tests from the kernel tree" \
 	make upstream-selftests || built=0
 
 vm_rc=skipped
@@ -59,7 +59,7 @@ if [ "$built" = 1 ]; then
 	rgup_stage "check: tests in QEMU"
 	KSRC=$RGUP_KSRC "$here/vm/run.sh" --out "$out" --log "$out/console.log" \
 		--timeout "${RGUP_VM_TIMEOUT:-1200}" -- \
-		env KSRC="$RGUP_KSRC" UPSTREAM_MM="$RGUP_CACHE/build/selftests-mm" \
+		env KSRC="$RGUP_KSRC" KBUILD="$RGUP_KBUILD" UPSTREAM_MM="$RGUP_CACHE/build/selftests-mm" \
 		"$here/vm/guest-check.sh" "$out" > "$out/vm.out" 2>&1
 	vm_rc=$?
 	tail -n 5 "$out/vm.out" >&2

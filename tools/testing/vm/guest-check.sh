@@ -82,10 +82,11 @@ fi
 # With every file closed, rgup holds nothing: its own counters say so.
 check_nothing_held() { # check_nothing_held WHEN
 	local held
-	held=$(grep -E '^(pins|pinned_pages|charged_pages): ' /sys/kernel/debug/rgup/stats |
+	held=$(grep -E '^(pins|pinned_pages|charged_pages|mirrors|mirrored_pages): ' \
+		/sys/kernel/debug/rgup/stats |
 		grep -v ': 0$')
 	if [ -z "$held" ]; then
-		result ok "rgup stats $1: no pin, page or charge outstanding"
+		result ok "rgup stats $1: no pin, page, charge or mirror outstanding"
 	else
 		result not-ok "rgup stats $1: still held: $(echo $held)"
 	fi
@@ -158,6 +159,47 @@ if [ -n "${UPSTREAM_MM:-}" ] && [ -c /dev/rgup_gup_test ]; then
 	done
 else
 	result not-ok "upstream mm selftests: UPSTREAM_MM unset or /dev/rgup_gup_test missing"
+fi
+
+# The kernel's own hmm-tests, the mirror-only cases (the others migrate to
+# device-private memory, which rgup does not emulate), against rgup's
+# dmirror-compatible nodes (bind-mounted over /dev/hmm_dmirror0 and 1 in a
+# private mount namespace) and, as the control, against upstream test_hmm
+# loaded in this same boot. The result lists must be identical.
+hmm_cases="open_close anon_read anon_read_prot anon_write anon_write_prot
+	anon_write_child_shared anon_write_huge anon_write_hugetlbfs file_read
+	file_write anon_read_multiple anon_teardown mixedmap compound exclusive
+	exclusive_mprotect exclusive_cow userfaultfd_read"
+hmm_tests() { # hmm_tests rgup|upstream
+	local args= c bind=
+	for c in $hmm_cases; do args="$args -r hmm.hmm_device_private.$c"; done
+	[ "$1" = rgup ] && bind="mount --bind /dev/rgup_dmirror0 /dev/hmm_dmirror0 &&
+		mount --bind /dev/rgup_dmirror1 /dev/hmm_dmirror1 &&"
+	unshare -m sh -c "mount -t tmpfs none /tmp && $bind exec $UPSTREAM_MM/hmm-tests $args"
+}
+mirror_faults() { sed -n 's/^mirror_faults_total: //p' /sys/kernel/debug/rgup/stats; }
+if [ -x "${UPSTREAM_MM:-}/hmm-tests" ] && [ -c /dev/rgup_dmirror0 ] &&
+   insmod "${KBUILD:?}/lib/test_hmm.ko"; then
+	echo "# running upstream hmm-tests against rgup"
+	before=$(mirror_faults)
+	hmm_tests rgup > "$out/upstream-hmm-tests-rgup.tap" 2>&1
+	if [ "$(mirror_faults)" -gt "$before" ]; then
+		result ok "upstream hmm-tests mirrored through rgup ($(($(mirror_faults) - before)) faults)"
+	else
+		result not-ok "upstream hmm-tests did not reach rgup's dmirror nodes"
+	fi
+	echo "# running upstream hmm-tests against upstream test_hmm (control)"
+	hmm_tests upstream > "$out/upstream-hmm-tests-control.log" 2>&1
+	if [ -s "$out/upstream-hmm-tests-rgup.tap" ] &&
+	   diff <(results_of "$out/upstream-hmm-tests-rgup.tap") \
+		<(results_of "$out/upstream-hmm-tests-control.log") > "$out/upstream-hmm-tests.diff"; then
+		result ok "upstream hmm-tests: rgup's results identical to upstream test_hmm's"
+	else
+		result not-ok "upstream hmm-tests: results differ from test_hmm's (see upstream-hmm-tests.diff)"
+	fi
+	rmmod test_hmm || result not-ok "rmmod test_hmm"
+else
+	result not-ok "upstream hmm-tests: not built, test_hmm.ko missing or no rgup dmirror node"
 fi
 
 rgup_guest_env_down

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rgup::mirror coherency: the device behind /dev/rgup_dmirror0 reads and
+ * writes user memory only through its mirror of the opener's address space
+ * (src/dmirror_compat.rs, the HMM_DMIRROR_* ABI of lib/test_hmm_uapi.h).
+ * Every test changes the CPU page tables under the device (munmap, mprotect,
+ * madvise, mremap, fork and copy-on-write, THP split, process exit) and
+ * checks that the device never sees stale data, that CPU writes made after an
+ * invalidation are seen by the next device access, and that the number of
+ * fault rounds is what the invalidations imply.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lib/test_hmm_uapi.h>
+
+#include "kselftest_harness.h"
+
+#define DEV "/dev/rgup_dmirror0"
+#define EXT4_DIR "/tmp/rgup-ext4"
+#define NPAGES 16
+#define THP_SIZE (2UL << 20)
+
+FIXTURE(mirror)
+{
+	int fd;
+	size_t page;
+	size_t size;
+	unsigned char *mirror;	/* the device side of every transfer */
+};
+
+FIXTURE_SETUP(mirror)
+{
+	self->page = getpagesize();
+	self->size = NPAGES * self->page;
+	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, DEV " missing: load rgup.ko");
+	ASSERT_LE(0, self->fd);
+	self->mirror = malloc(THP_SIZE);
+	ASSERT_NE(NULL, self->mirror);
+}
+
+FIXTURE_TEARDOWN(mirror)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	free(self->mirror);
+}
+
+/* One device command; returns 0 or -errno, and the fault rounds it took. */
+static int dev_cmd(int fd, unsigned long req, void *addr, void *buf,
+		   size_t npages, uint64_t *faults)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)addr, .ptr = (uintptr_t)buf, .npages = npages,
+	};
+
+	if (ioctl(fd, req, &cmd))
+		return -errno;
+	if (cmd.cpages != npages)
+		return -ERANGE;
+	if (faults)
+		*faults = cmd.faults;
+	return 0;
+}
+
+static void fill(void *p, size_t len, unsigned int seed)
+{
+	unsigned int *w = p;
+	size_t i;
+
+	for (i = 0; i < len / sizeof(*w); i++)
+		w[i] = seed * 0x01000193u + i;
+}
+
+static int check(const void *p, size_t len, unsigned int seed)
+{
+	const unsigned int *w = p;
+	size_t i;
+
+	for (i = 0; i < len / sizeof(*w); i++)
+		if (w[i] != seed * 0x01000193u + i)
+			return 0;
+	return 1;
+}
+
+static void *map_anon(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A device read faults once; reading again takes no fault round. */
+TEST_F(mirror, one_fault_round_then_none)
+{
+	uint64_t faults = 0;
+	void *buf = map_anon(self->size);
+
+	ASSERT_NE(NULL, buf);
+	fill(buf, self->size, 1);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(1, faults);
+	ASSERT_TRUE(check(self->mirror, self->size, 1));
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(0, faults);
+	munmap(buf, self->size);
+}
+
+/* The zero page the device mirrored is replaced by the CPU's first write. */
+TEST_F(mirror, cpu_write_after_zero_page_is_seen)
+{
+	uint64_t faults = 0;
+	unsigned char *buf = map_anon(self->size);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(0, self->mirror[0]);
+	fill(buf, self->size, 2);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(1, faults);
+	ASSERT_TRUE(check(self->mirror, self->size, 2));
+	munmap(buf, self->size);
+}
+
+/* munmap: the unmapped half is gone for the device, the rest untouched. */
+TEST_F(mirror, munmap_and_remap)
+{
+	size_t half = self->size / 2;
+	uint64_t faults = 0;
+	unsigned char *buf = map_anon(self->size);
+
+	ASSERT_NE(NULL, buf);
+	fill(buf, self->size, 3);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(0, munmap(buf + half, half));
+	ASSERT_EQ(-EFAULT, dev_cmd(self->fd, HMM_DMIRROR_READ, buf + half, self->mirror,
+				   NPAGES / 2, NULL));
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES / 2, &faults));
+	ASSERT_EQ(0, faults);
+	ASSERT_TRUE(check(self->mirror, half, 3));
+
+	/* New memory at the same address: the device sees it, never the old. */
+	ASSERT_EQ(buf + half, mmap(buf + half, half, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	fill(buf + half, half, 4);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf + half, self->mirror,
+			     NPAGES / 2, &faults));
+	ASSERT_EQ(1, faults);
+	ASSERT_TRUE(check(self->mirror, half, 4));
+	munmap(buf, self->size);
+}
+
+/* mprotect: read-only stops device writes (EPERM), read-write allows them. */
+TEST_F(mirror, mprotect_revokes_and_restores_write)
+{
+	uint64_t faults = 0;
+	unsigned char *buf = map_anon(self->size);
+
+	ASSERT_NE(NULL, buf);
+	fill(buf, self->size, 5);
+	fill(self->mirror, self->size, 6);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_WRITE, buf, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(1, faults);
+	ASSERT_TRUE(check(buf, self->size, 6));
+	ASSERT_EQ(0, mprotect(buf, self->size, PROT_READ));
+	fill(self->mirror, self->size, 7);
+	ASSERT_EQ(-EPERM, dev_cmd(self->fd, HMM_DMIRROR_WRITE, buf, self->mirror, NPAGES, NULL));
+	ASSERT_TRUE(check(buf, self->size, 6));
+	ASSERT_EQ(0, mprotect(buf, self->size, PROT_READ | PROT_WRITE));
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_WRITE, buf, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(1, faults);
+	ASSERT_TRUE(check(buf, self->size, 7));
+	munmap(buf, self->size);
+}
+
+/* MADV_DONTNEED drops the pages: the device reads the new zero pages. */
+TEST_F(mirror, madvise_dontneed)
+{
+	uint64_t faults = 0;
+	unsigned char *buf = map_anon(self->size);
+	size_t i;
+
+	ASSERT_NE(NULL, buf);
+	fill(buf, self->size, 8);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(0, madvise(buf, self->size, MADV_DONTNEED));
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(1, faults);
+	for (i = 0; i < self->size; i++)
+		ASSERT_EQ(0, self->mirror[i]);
+	munmap(buf, self->size);
+}
+
+/* mremap moves the pages: the old range faults (EFAULT), the new one reads. */
+TEST_F(mirror, mremap_moves_the_view)
+{
+	uint64_t faults = 0;
+	unsigned char *buf = map_anon(self->size), *moved;
+	void *hole = map_anon(self->size);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, hole);
+	fill(buf, self->size, 9);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	moved = mremap(buf, self->size, self->size, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+	ASSERT_EQ(hole, moved);
+	ASSERT_EQ(-EFAULT, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, NULL));
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, moved, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(1, faults);
+	ASSERT_TRUE(check(self->mirror, self->size, 9));
+	munmap(moved, self->size);
+}
+
+/*
+ * fork: the pages become copy-on-write. The child's writes never reach the
+ * parent's device; the parent's own write after fork (which copies the page)
+ * is seen by the next device read.
+ */
+TEST_F(mirror, fork_and_cow)
+{
+	uint64_t faults = 0;
+	unsigned char *buf = map_anon(self->size);
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	fill(buf, self->size, 10);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		fill(buf, self->size, 11);
+		_exit(check(buf, self->size, 11) ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	ASSERT_TRUE(check(self->mirror, self->size, 10));
+
+	/* A device write after fork breaks COW for the parent, not the child. */
+	fill(self->mirror, self->size, 12);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_WRITE, buf, self->mirror, NPAGES, &faults));
+	ASSERT_TRUE(check(buf, self->size, 12));
+	fill(buf, self->size, 13);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, buf, self->mirror, NPAGES, &faults));
+	ASSERT_TRUE(check(self->mirror, self->size, 13));
+	munmap(buf, self->size);
+}
+
+/* Splitting a THP the device mirrors keeps the other 511 pages coherent. */
+TEST_F(mirror, thp_split)
+{
+	uint64_t faults = 0;
+	unsigned char *raw, *thp, snap[THP_SIZE / 4096];
+	size_t npages = THP_SIZE / self->page, i;
+
+	raw = mmap(NULL, 2 * THP_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	thp = (unsigned char *)(((uintptr_t)raw + THP_SIZE - 1) & ~(THP_SIZE - 1));
+	if (madvise(thp, THP_SIZE, MADV_HUGEPAGE))
+		SKIP(goto out, "no THP");
+	fill(thp, THP_SIZE, 14);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_SNAPSHOT, thp, snap, npages, NULL));
+	if (!(snap[0] & HMM_DMIRROR_PROT_PMD))
+		SKIP(goto out, "the buffer is not backed by a THP");
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, thp, self->mirror, npages, &faults));
+	ASSERT_EQ(1, faults);
+
+	/* Dropping one 4 KiB page splits the PMD. */
+	ASSERT_EQ(0, madvise(thp + 7 * self->page, self->page, MADV_DONTNEED));
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_SNAPSHOT, thp, snap, npages, NULL));
+	ASSERT_EQ(0, snap[0] & HMM_DMIRROR_PROT_PMD);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, thp, self->mirror, npages, &faults));
+	ASSERT_GE(1, faults);
+	for (i = 0; i < npages; i++) {
+		unsigned char *p = self->mirror + i * self->page;
+
+		if (i == 7) {
+			ASSERT_EQ(0, p[0]);
+			ASSERT_EQ(0, memcmp(p, p + 1, self->page - 1));
+		} else {
+			ASSERT_EQ(0, memcmp(p, thp + i * self->page, self->page));
+		}
+	}
+out:
+	munmap(raw, 2 * THP_SIZE);
+}
+
+/* A device write to a MAP_SHARED ext4 file reaches the file after msync. */
+TEST_F(mirror, device_write_reaches_shared_file)
+{
+	char path[] = EXT4_DIR "/mirror-XXXXXX";
+	unsigned char *map, *back;
+	uint64_t faults = 0;
+	int fd;
+
+	fd = mkstemp(path);
+	if (fd < 0)
+		SKIP(return, "no ext4 test mount at " EXT4_DIR);
+	unlink(path);
+	ASSERT_EQ(0, ftruncate(fd, self->size));
+	map = mmap(NULL, self->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	fill(self->mirror, self->size, 15);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_WRITE, map, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(1, faults);
+	ASSERT_EQ(0, msync(map, self->size, MS_SYNC));
+	back = malloc(self->size);
+	ASSERT_NE(NULL, back);
+	ASSERT_EQ((ssize_t)self->size, pread(fd, back, self->size, 0));
+	ASSERT_TRUE(check(back, self->size, 15));
+
+	/* Writeback write-protected the pages: the next device write faults again. */
+	fill(self->mirror, self->size, 16);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_WRITE, map, self->mirror, NPAGES, &faults));
+	ASSERT_EQ(1, faults);
+	ASSERT_EQ(0, msync(map, self->size, MS_SYNC));
+	ASSERT_EQ((ssize_t)self->size, pread(fd, back, self->size, 0));
+	ASSERT_TRUE(check(back, self->size, 16));
+	free(back);
+	munmap(map, self->size);
+	close(fd);
+}
+
+static long rgup_stat(const char *name)
+{
+	FILE *f = fopen("/sys/kernel/debug/rgup/stats", "r");
+	char line[128];
+	long v = -1;
+	size_t n = strlen(name);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && line[n] == ':')
+			v = atol(line + n + 1);
+	fclose(f);
+	return v;
+}
+
+/*
+ * A file can outlive the process it mirrors: child A opens the device,
+ * mirrors a buffer and exits (its mm is torn down: MMU_NOTIFY_RELEASE)
+ * while its child B keeps the file. B's device reads then fail with EFAULT,
+ * and closing the last file drops the mirror and its translations.
+ */
+TEST_F(mirror, process_exit_releases_the_mirror)
+{
+	long mirrors = rgup_stat("mirrors");
+	int status, reaped = 0;
+	pid_t a, b;
+
+	ASSERT_LE(1, mirrors);	/* the fixture's own file */
+	ASSERT_EQ(0, prctl(PR_SET_CHILD_SUBREAPER, 1));
+	a = fork();
+	ASSERT_LE(0, a);
+	if (!a) {
+		int dev = open(DEV, O_RDWR);
+		unsigned char *p = map_anon(self->size);
+
+		if (dev < 0 || !p)
+			_exit(1);
+		fill(p, self->size, 17);
+		if (dev_cmd(dev, HMM_DMIRROR_READ, p, self->mirror, NPAGES, NULL))
+			_exit(2);
+		a = getpid();
+		b = fork();
+		if (b < 0)
+			_exit(3);
+		if (!b) {
+			/* A tears its mm down (exit_mm) before B is reparented. */
+			while (getppid() == a)
+				usleep(1000);
+			_exit(dev_cmd(dev, HMM_DMIRROR_READ, p, self->mirror, NPAGES, NULL) ==
+			      -EFAULT ? 0 : 4);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(a, waitpid(a, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	/* B is reparented to us; it reports what its device read returned. */
+	while ((b = wait(&status)) > 0) {
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_EQ(0, WEXITSTATUS(status));
+		reaped++;
+	}
+	ASSERT_EQ(1, reaped);
+	ASSERT_EQ(mirrors, rgup_stat("mirrors"));
+}
+
+TEST_HARNESS_MAIN
