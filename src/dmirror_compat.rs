@@ -28,7 +28,14 @@
 //!
 //! C header: [`lib/test_hmm_uapi.h`](srctree/lib/test_hmm_uapi.h)
 
-use crate::uapi;
+use crate::{
+    soft_device::{
+        self,
+        DeviceMirror,
+        SoftDevice, //
+    },
+    uapi,
+};
 use kernel::{
     fs::File,
     miscdevice::{
@@ -49,34 +56,17 @@ use kernel::{
 };
 use rgup::{
     mirror::{
-        Invalidated,
-        Invalidation,
         Mirror,
-        MirrorOps,
         PageState, //
     },
     pin::Access,
 };
 
-/// The device behind the mirror: it reads through the mirror's table, so it only counts.
-#[derive(Default)]
-pub(crate) struct SoftDevice {
-    invalidations: u64,
-}
-
-impl MirrorOps for SoftDevice {
-    fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
-        // No device TLB to flush: the table the device reads through is already updated.
-        self.invalidations += 1;
-        inv.done()
-    }
-}
-
 /// One open file: a device mirroring the opener's address space.
 #[pin_data]
 pub(crate) struct DmirrorFile {
     #[pin]
-    mirror: Mirror<SoftDevice>,
+    mirror: DeviceMirror,
 }
 
 #[vtable]
@@ -147,60 +137,21 @@ fn bounce(c: &uapi::hmm_dmirror_cmd) -> Result<(usize, usize, KVVec<u8>)> {
     Ok((c.addr as usize, len, buf))
 }
 
-/// Copies between the device's view and `buf` from page `c.cpages` on, under the mirror's lock,
-/// until a page has no (writable, for `Access::Write`) translation; returns its address.
-fn copy_mirrored(
-    mirror: &Mirror<SoftDevice>,
-    c: &mut uapi::hmm_dmirror_cmd,
-    start: usize,
-    buf: &mut [u8],
-    access: Access,
-) -> Result<Option<usize>> {
-    let guard = mirror.lock();
-    while (c.cpages as usize) < c.npages as usize {
-        let off = (c.cpages as usize) << PAGE_SHIFT;
-        let addr = start + off;
-        let page = match guard.page(addr) {
-            Some((page, writable)) if access == Access::Read || writable => page,
-            _ if guard
-                .translation(addr)
-                .is_some_and(|t| access == Access::Read || t.writable) =>
-            {
-                // Mirrored, but device memory: the CPU must not copy it.
-                return Err(EFAULT);
-            }
-            _ => return Ok(Some(addr)),
-        };
-        let chunk = &mut buf[off..off + PAGE_SIZE];
-        // SAFETY: `chunk` is valid for `PAGE_SIZE` bytes; the page stays mapped while `guard` is
-        // held.
-        unsafe {
-            match access {
-                Access::Read => page.read_raw(chunk.as_mut_ptr(), 0, PAGE_SIZE)?,
-                Access::Write => page.write_raw(chunk.as_ptr(), 0, PAGE_SIZE)?,
-            }
-        }
-        c.cpages += 1;
-    }
-    Ok(None)
-}
-
-/// The device accesses the range: copy what is mirrored, fault the rest in one round, repeat.
+/// The device accesses the command's range through `buf`; counts pages and fault rounds.
 fn access(
-    mirror: &Mirror<SoftDevice>,
+    mirror: &DeviceMirror,
     c: &mut uapi::hmm_dmirror_cmd,
     buf: &mut [u8],
-    access: Access,
+    how: Access,
 ) -> Result {
-    let (start, len) = (c.addr as usize, buf.len());
-    while let Some(addr) = copy_mirrored(mirror, c, start, buf, access)? {
-        mirror.fault(addr, start + len - addr, access)?;
-        c.faults += 1;
-    }
+    let mut done = 0;
+    let result = soft_device::access(mirror, c.addr as usize, buf, how, &mut done);
+    c.cpages = soft_device::pages(done);
+    c.faults = result?;
     Ok(())
 }
 
-fn read(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Result {
+fn read(mirror: &DeviceMirror, c: &mut uapi::hmm_dmirror_cmd) -> Result {
     let (_, len, mut buf) = bounce(c)?;
     access(mirror, c, &mut buf, Access::Read)?;
     UserSlice::new(UserPtr::from_addr(c.ptr as usize), len)
@@ -208,7 +159,7 @@ fn read(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Result {
         .write_slice(&buf)
 }
 
-fn write(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Result {
+fn write(mirror: &DeviceMirror, c: &mut uapi::hmm_dmirror_cmd) -> Result {
     let (_, len, mut buf) = bounce(c)?;
     UserSlice::new(UserPtr::from_addr(c.ptr as usize), len)
         .reader()
@@ -244,7 +195,7 @@ fn prot_byte(state: PageState) -> u8 {
     }
 }
 
-fn snapshot(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Result {
+fn snapshot(mirror: &DeviceMirror, c: &mut uapi::hmm_dmirror_cmd) -> Result {
     let n = usize::try_from(c.npages).map_err(|_| EINVAL)?;
     let mut states = KVVec::from_elem(PageState::NotPresent, n, GFP_KERNEL)?;
     mirror.snapshot(c.addr as usize, &mut states)?;
@@ -259,7 +210,7 @@ fn snapshot(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Resul
     Ok(())
 }
 
-fn exclusive(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Result {
+fn exclusive(mirror: &DeviceMirror, c: &mut uapi::hmm_dmirror_cmd) -> Result {
     let (start, len, mut buf) = bounce(c)?;
     mirror.make_exclusive(start, len)?;
     access(mirror, c, &mut buf, Access::Read)?;
@@ -268,7 +219,7 @@ fn exclusive(mirror: &Mirror<SoftDevice>, c: &mut uapi::hmm_dmirror_cmd) -> Resu
         .write_slice(&buf)
 }
 
-fn check_exclusive(mirror: &Mirror<SoftDevice>, c: &uapi::hmm_dmirror_cmd) -> Result {
+fn check_exclusive(mirror: &DeviceMirror, c: &uapi::hmm_dmirror_cmd) -> Result {
     if c.addr + (c.npages << PAGE_SHIFT) > mirror.end() as u64 {
         return Err(EINVAL);
     }

@@ -2,15 +2,16 @@
 
 //! The pins of one open file of `/dev/rgup`, and the pinning commands of the uAPI.
 
-use crate::uapi::{
-    self,
-    ExtArg, //
+use crate::{
+    handle_table::HandleTable,
+    uapi::{
+        self,
+        ExtArg, //
+    },
 };
 use kernel::{
     bindings,
-    mm::Mm,
     prelude::*,
-    sync::aref::ARef,
     uaccess::{
         UserPtr,
         UserSlice, //
@@ -30,73 +31,10 @@ use rgup::pin::{
 /// Most pins one open file may hold.
 const MAX_PINS_PER_FILE: usize = 1 << 16;
 
-/// A pin of the table and the process (mm) that made it.
-struct Entry {
-    pinned: PinnedPages,
-    /// Held (`mmgrab`) so that the address cannot be reused by another mm while the entry lives.
-    owner: ARef<Mm>,
-}
+/// The pins of one open file, named by handles `1..` (see [`HandleTable`]).
+pub(crate) type PinTable = HandleTable<PinnedPages, MAX_PINS_PER_FILE>;
 
-/// The pins of one open file, named by handles `1..`.
-///
-/// A handle is reachable only from the process that made the pin: a child that inherited the
-/// file (the same table) gets `ENOENT` for its parent's handles, and the other way round.
-/// Closing the file releases every pin in it, whoever made it.
-#[derive(Default)]
-pub(crate) struct PinTable {
-    slots: KVec<Option<Entry>>,
-}
-
-/// The calling process's mm.
-fn current_mm() -> Result<ARef<Mm>> {
-    Ok(ARef::from(&**current!().mm().ok_or(ESRCH)?))
-}
-
-impl PinTable {
-    fn insert(&mut self, pinned: PinnedPages) -> Result<u32> {
-        let entry = Entry {
-            pinned,
-            owner: current_mm()?,
-        };
-        let index = match self.slots.iter().position(Option::is_none) {
-            Some(free) => {
-                self.slots[free] = Some(entry);
-                free
-            }
-            None if self.slots.len() < MAX_PINS_PER_FILE => {
-                self.slots.push(Some(entry), GFP_KERNEL)?;
-                self.slots.len() - 1
-            }
-            None => return Err(ENOSPC),
-        };
-        // `index < MAX_PINS_PER_FILE`, so the handle fits.
-        Ok(index as u32 + 1)
-    }
-
-    /// The slot of `handle` if it holds a pin of the calling process.
-    fn slot(&mut self, handle: u32) -> Result<&mut Option<Entry>> {
-        let index = (handle as usize).checked_sub(1).ok_or(ENOENT)?;
-        let caller = current!().mm().ok_or(ESRCH)?.as_raw();
-        match self.slots.get_mut(index) {
-            Some(slot) if slot.as_ref().is_some_and(|e| e.owner.as_raw() == caller) => Ok(slot),
-            _ => Err(ENOENT),
-        }
-    }
-
-    fn get(&mut self, handle: u32) -> Result<&mut PinnedPages> {
-        Ok(&mut self.slot(handle)?.as_mut().ok_or(ENOENT)?.pinned)
-    }
-
-    fn remove(&mut self, handle: u32) -> Result<PinnedPages> {
-        Ok(self.slot(handle)?.take().ok_or(ENOENT)?.pinned)
-    }
-
-    fn pins(&self) -> impl Iterator<Item = &PinnedPages> {
-        self.slots.iter().flatten().map(|e| &e.pinned)
-    }
-}
-
-fn user_usize(v: u64) -> Result<usize> {
+pub(crate) fn user_usize(v: u64) -> Result<usize> {
     usize::try_from(v).map_err(|_| EINVAL)
 }
 
@@ -269,9 +207,9 @@ pub(crate) fn stats(table: &PinTable, arg: usize) -> Result<isize> {
     }
     let g = &rgup::stats::GLOBAL;
     let v = &mut arg.val;
-    v.fd_pins = table.pins().count() as u64;
-    v.fd_pages = table.pins().map(|p| p.page_count() as u64).sum();
-    v.fd_charged_pages = table.pins().map(|p| p.charged_pages() as u64).sum();
+    v.fd_pins = table.iter().count() as u64;
+    v.fd_pages = table.iter().map(|p| p.page_count() as u64).sum();
+    v.fd_charged_pages = table.iter().map(|p| p.charged_pages() as u64).sum();
     v.pins = g.pins();
     v.pinned_pages = g.pinned_pages();
     v.charged_pages = g.charged_pages();

@@ -21,7 +21,10 @@ use kernel::{
 
 mod dmirror_compat;
 mod gup_test_compat;
+mod handle_table;
+mod mirror_table;
 mod pin_table;
+mod soft_device;
 mod uapi;
 
 module! {
@@ -78,6 +81,8 @@ impl kernel::InPlaceModule for RgupModule {
 struct RgupFile {
     #[pin]
     pins: Mutex<pin_table::PinTable>,
+    #[pin]
+    mirrors: Mutex<mirror_table::MirrorTable>,
 }
 
 #[vtable]
@@ -88,6 +93,7 @@ impl MiscDevice for RgupFile {
         KBox::try_pin_init(
             try_pin_init!(RgupFile {
                 pins <- new_mutex!(pin_table::PinTable::default()),
+                mirrors <- new_mutex!(mirror_table::MirrorTable::default()),
             }),
             GFP_KERNEL,
         )
@@ -101,6 +107,11 @@ impl MiscDevice for RgupFile {
             uapi::RGUP_IOC_CHECK => pin_table::check(arg),
             uapi::RGUP_IOC_RW => pin_table::rw(&mut me.pins.lock(), arg),
             uapi::RGUP_IOC_STATS => pin_table::stats(&me.pins.lock(), arg),
+            uapi::RGUP_IOC_MIRROR_CREATE => mirror_table::create(&mut me.mirrors.lock(), arg),
+            uapi::RGUP_IOC_MIRROR_DESTROY => mirror_table::destroy(&mut me.mirrors.lock(), arg),
+            uapi::RGUP_IOC_MIRROR_RW => mirror_table::rw(&mut me.mirrors.lock(), arg),
+            uapi::RGUP_IOC_MIRROR_SNAPSHOT => mirror_table::snapshot(&mut me.mirrors.lock(), arg),
+            uapi::RGUP_IOC_MIRROR_STATS => mirror_table::stats(&mut me.mirrors.lock(), arg),
             _ => Err(ENOTTY),
         }
     }
@@ -116,7 +127,7 @@ fn ioctl_version(arg: usize) -> Result<isize> {
     arg.val.major = v.major;
     arg.val.minor = v.minor;
     arg.val.patch = v.patch;
-    arg.val.features = u64::from(uapi::RGUP_FEATURE_PIN);
+    arg.val.features = u64::from(uapi::RGUP_FEATURE_PIN | uapi::RGUP_FEATURE_MIRROR);
     arg.write_back()?;
     Ok(0)
 }

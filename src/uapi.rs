@@ -144,6 +144,11 @@ ext_structs! {
     rgup_check = RGUP_CHECK_SIZE_VER0,
     rgup_rw = RGUP_RW_SIZE_VER0,
     rgup_stats = RGUP_STATS_SIZE_VER0,
+    rgup_mirror_create = RGUP_MIRROR_CREATE_SIZE_VER0,
+    rgup_mirror_destroy = RGUP_MIRROR_DESTROY_SIZE_VER0,
+    rgup_mirror_rw = RGUP_MIRROR_RW_SIZE_VER0,
+    rgup_mirror_snapshot = RGUP_MIRROR_SNAPSHOT_SIZE_VER0,
+    rgup_mirror_stats = RGUP_MIRROR_STATS_SIZE_VER0,
 }
 
 // SAFETY: `pin_longterm_test` (mm/gup_test.h) is two `__u64` and a `__u32` (and tail padding):

@@ -41,10 +41,16 @@ enum {
 	RGUP_CMD_CHECK = 0x03,
 	RGUP_CMD_RW = 0x04,
 	RGUP_CMD_STATS = 0x05,
+	RGUP_CMD_MIRROR_CREATE = 0x06,
+	RGUP_CMD_MIRROR_DESTROY = 0x07,
+	RGUP_CMD_MIRROR_RW = 0x08,
+	RGUP_CMD_MIRROR_SNAPSHOT = 0x09,
+	RGUP_CMD_MIRROR_STATS = 0x0a,
 };
 
 /* RGUP_IOC_VERSION features */
 #define RGUP_FEATURE_PIN	(1ULL << 0)
+#define RGUP_FEATURE_MIRROR	(1ULL << 1)
 
 /**
  * struct rgup_version - RGUP_IOC_VERSION: what this rgup speaks
@@ -250,10 +256,146 @@ struct rgup_stats {
 
 #define RGUP_STATS_SIZE_VER0	64
 
+/*
+ * Secondary-MMU mirrors. Each open file also has a table of mirrors, named by
+ * handles of their own (1, 2, ...), with the same reachability rule as pins.
+ * A mirror follows a range of the creating process's address space without
+ * pinning it (an mmu interval notifier and hmm_range_fault()); behind it is
+ * rgup's software device, which reads and writes that memory only through the
+ * mirror: RGUP_IOC_MIRROR_RW is what such a device would see.
+ */
+
+/**
+ * struct rgup_mirror_create - RGUP_IOC_MIRROR_CREATE: mirror [addr, addr + len)
+ *	of the calling process
+ * @size: sizeof(struct rgup_mirror_create)
+ * @flags: must be zero
+ * @addr: page-aligned start
+ * @len: page-aligned length, at least one page, within the user address space
+ * @handle: out: names the mirror in the other RGUP_IOC_MIRROR_* commands
+ * @reserved: must be zero
+ *
+ * Errors, besides the common ones: EINVAL (range), ENOSPC (too many mirrors in
+ * this file), ENOMEM.
+ */
+struct rgup_mirror_create {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 addr;
+	__aligned_u64 len;
+	__u32 handle;
+	__u32 reserved;
+};
+
+#define RGUP_MIRROR_CREATE_SIZE_VER0	32
+
+/**
+ * struct rgup_mirror_destroy - RGUP_IOC_MIRROR_DESTROY: stop mirroring
+ * @size: sizeof(struct rgup_mirror_destroy)
+ * @handle: from RGUP_IOC_MIRROR_CREATE (ENOENT: no such handle)
+ */
+struct rgup_mirror_destroy {
+	__u32 size;
+	__u32 handle;
+};
+
+#define RGUP_MIRROR_DESTROY_SIZE_VER0	8
+
+/* RGUP_IOC_MIRROR_RW direction: user buffer -> mirrored memory (a device write). */
+#define RGUP_MIRROR_RW_WRITE	(1U << 0)
+
+/**
+ * struct rgup_mirror_rw - RGUP_IOC_MIRROR_RW: the device reads or writes
+ *	[addr, addr + len) of the mirrored process through the mirror, faulting
+ *	in (for write with RGUP_MIRROR_RW_WRITE) what is not mirrored yet
+ * @size: sizeof(struct rgup_mirror_rw)
+ * @flags: RGUP_MIRROR_RW_WRITE, or zero to read
+ * @handle: from RGUP_IOC_MIRROR_CREATE
+ * @reserved: must be zero
+ * @addr: any byte address in the mirror
+ * @len: bytes, at least 1, within the mirror
+ * @buf: user buffer of @len bytes
+ * @faults: out: fault rounds it took (0 when everything was mirrored)
+ *
+ * Errors, besides the common ones: ENOENT (no such handle), EINVAL (range
+ * outside the mirror), EFAULT (a hole, PROT_NONE, VM_IO/VM_PFNMAP, device
+ * memory, or the mirrored process exited), EPERM (a write to a read-only
+ * mapping), EBUSY (invalidations kept colliding for a second), EINTR.
+ */
+struct rgup_mirror_rw {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 reserved;
+	__aligned_u64 addr;
+	__aligned_u64 len;
+	__aligned_u64 buf;
+	__aligned_u64 faults;
+};
+
+#define RGUP_MIRROR_RW_SIZE_VER0	48
+
+/* One byte per page of RGUP_IOC_MIRROR_SNAPSHOT. */
+#define RGUP_MIRROR_PAGE_PRESENT	(1U << 0)	/* a page is mapped */
+#define RGUP_MIRROR_PAGE_WRITE		(1U << 1)	/* ... writable by the CPU */
+#define RGUP_MIRROR_PAGE_ZERO		(1U << 2)	/* ... the shared zero page */
+#define RGUP_MIRROR_PAGE_DEVICE		(1U << 3)	/* ... device memory */
+#define RGUP_MIRROR_PAGE_PMD		(1U << 4)	/* ... by a PMD (2 MiB) */
+#define RGUP_MIRROR_PAGE_PUD		(1U << 5)	/* ... by a PUD (1 GiB) */
+#define RGUP_MIRROR_PAGE_ERROR		(1U << 7)	/* not accessible at all */
+
+/**
+ * struct rgup_mirror_snapshot - RGUP_IOC_MIRROR_SNAPSHOT: what the CPU maps at
+ *	each page, without faulting anything in
+ * @size: sizeof(struct rgup_mirror_snapshot)
+ * @handle: from RGUP_IOC_MIRROR_CREATE
+ * @addr: page-aligned address in the mirror
+ * @npages: pages, at least 1, within the mirror
+ * @states: user buffer of @npages bytes, RGUP_MIRROR_PAGE_* each
+ */
+struct rgup_mirror_snapshot {
+	__u32 size;
+	__u32 handle;
+	__aligned_u64 addr;
+	__aligned_u64 npages;
+	__aligned_u64 states;
+};
+
+#define RGUP_MIRROR_SNAPSHOT_SIZE_VER0	32
+
+/**
+ * struct rgup_mirror_stats - RGUP_IOC_MIRROR_STATS: counters of one mirror
+ * @size: sizeof(struct rgup_mirror_stats)
+ * @handle: from RGUP_IOC_MIRROR_CREATE
+ * @faults: out: fault calls that installed something
+ * @faulted_pages: out: pages they installed
+ * @invalidations: out: invalidations that intersected the mirror
+ * @retries: out: fault windows abandoned because an invalidation collided
+ * @mirrored_pages: out: translations the mirror holds now
+ * @device_invalidations: out: invalidations the device behind it was told of
+ */
+struct rgup_mirror_stats {
+	__u32 size;
+	__u32 handle;
+	__aligned_u64 faults;
+	__aligned_u64 faulted_pages;
+	__aligned_u64 invalidations;
+	__aligned_u64 retries;
+	__aligned_u64 mirrored_pages;
+	__aligned_u64 device_invalidations;
+};
+
+#define RGUP_MIRROR_STATS_SIZE_VER0	56
+
 #define RGUP_IOC_PIN		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_PIN)
 #define RGUP_IOC_UNPIN		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_UNPIN)
 #define RGUP_IOC_CHECK		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_CHECK)
 #define RGUP_IOC_RW		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_RW)
 #define RGUP_IOC_STATS		_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_STATS)
+#define RGUP_IOC_MIRROR_CREATE	_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_MIRROR_CREATE)
+#define RGUP_IOC_MIRROR_DESTROY	_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_MIRROR_DESTROY)
+#define RGUP_IOC_MIRROR_RW	_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_MIRROR_RW)
+#define RGUP_IOC_MIRROR_SNAPSHOT	_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_MIRROR_SNAPSHOT)
+#define RGUP_IOC_MIRROR_STATS	_IO(RGUP_IOCTL_MAGIC, RGUP_CMD_MIRROR_STATS)
 
 #endif /* _UAPI_LINUX_RGUP_H */

@@ -8,8 +8,14 @@
  * checks that the device never sees stale data, that CPU writes made after an
  * invalidation are seen by the next device access, and that the number of
  * fault rounds is what the invalidations imply.
+ *
+ * The second half tests the same mirror through /dev/rgup's RGUP_IOC_MIRROR_*
+ * commands: byte-exact device access, snapshots, per-mirror counters, and
+ * the errno of every kind of bad input.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/rgup.h>
 #include <lib/test_hmm_uapi.h>
 
 #include "kselftest_harness.h"
@@ -399,6 +406,305 @@ TEST_F(mirror, process_exit_releases_the_mirror)
 	}
 	ASSERT_EQ(1, reaped);
 	ASSERT_EQ(mirrors, rgup_stat("mirrors"));
+}
+
+struct remapper {
+	unsigned int *buf;
+	size_t size;
+	int rounds;
+	atomic_uint gen;	/* the newest generation written */
+};
+
+/* Replaces the buffer's pages again and again, each time with a new value. */
+static void *remap_loop(void *arg)
+{
+	struct remapper *r = arg;
+	unsigned int g;
+	size_t i;
+
+	for (g = 1; g <= (unsigned int)r->rounds; g++) {
+		if (g % 3 == 0)
+			madvise(r->buf, r->size, MADV_DONTNEED);
+		else if (mmap(r->buf, r->size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != r->buf)
+			return (void *)1;
+		for (i = 0; i < r->size / sizeof(unsigned int); i++)
+			r->buf[i] = g;
+		atomic_store(&r->gen, g);
+	}
+	return NULL;
+}
+
+/*
+ * The device reads while another thread keeps unmapping, replacing and
+ * rewriting the pages: every page the device returns is one the process
+ * mapped (uniform, of a generation already written or being written),
+ * never freed memory; once the writer is done the device sees the last
+ * generation.
+ */
+TEST_F(mirror, concurrent_remap_never_stale)
+{
+	struct remapper r = { .size = self->size, .rounds = 300 };
+	unsigned int *seen = (unsigned int *)self->mirror;
+	size_t words = self->page / sizeof(unsigned int), p, i;
+	int reads = 0, ok = 0, ret;
+	pthread_t t;
+	void *tret;
+
+	r.buf = map_anon(self->size);
+	ASSERT_NE(NULL, r.buf);
+	ASSERT_EQ(0, pthread_create(&t, NULL, remap_loop, &r));
+	while (atomic_load(&r.gen) < (unsigned int)r.rounds) {
+		ret = dev_cmd(self->fd, HMM_DMIRROR_READ, r.buf, self->mirror, NPAGES, NULL);
+		reads++;
+		if (ret)
+			continue;
+		ok++;
+		for (p = 0; p < NPAGES; p++) {
+			unsigned int v = seen[p * words];
+
+			ASSERT_GE(atomic_load(&r.gen) + 1, v);
+			for (i = 1; i < words; i++)
+				if (seen[p * words + i] != v && seen[p * words + i] != v + 1 &&
+				    seen[p * words + i] != 0)
+					break;
+			ASSERT_EQ(words, i);
+		}
+	}
+	ASSERT_EQ(0, pthread_join(t, &tret));
+	ASSERT_EQ(NULL, tret);
+	ASSERT_LT(0, ok);
+	ASSERT_EQ(0, dev_cmd(self->fd, HMM_DMIRROR_READ, r.buf, self->mirror, NPAGES, NULL));
+	for (i = 0; i < NPAGES * words; i++)
+		ASSERT_EQ((unsigned int)r.rounds, seen[i]);
+	TH_LOG("%d device reads during %d remaps, %d complete", reads, r.rounds, ok);
+	munmap(r.buf, self->size);
+}
+
+/* ---- /dev/rgup's RGUP_IOC_MIRROR_* --------------------------------------- */
+
+FIXTURE(rgup)
+{
+	int fd;
+	size_t page;
+};
+
+FIXTURE_SETUP(rgup)
+{
+	self->page = getpagesize();
+	self->fd = open("/dev/rgup", O_RDWR | O_CLOEXEC);
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, "/dev/rgup missing: load rgup.ko");
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(rgup)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+static int ioc(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) ? -errno : 0;
+}
+
+static int mirror_create(int fd, void *addr, size_t len, __u32 *handle)
+{
+	struct rgup_mirror_create c = {
+		.size = sizeof(c), .addr = (uintptr_t)addr, .len = len,
+	};
+	int ret = ioc(fd, RGUP_IOC_MIRROR_CREATE, &c);
+
+	*handle = c.handle;
+	return ret;
+}
+
+static int mirror_rw(int fd, __u32 handle, __u32 flags, void *addr, size_t len,
+		     void *buf, __u64 *faults)
+{
+	struct rgup_mirror_rw c = {
+		.size = sizeof(c), .flags = flags, .handle = handle,
+		.addr = (uintptr_t)addr, .len = len, .buf = (uintptr_t)buf,
+	};
+	int ret = ioc(fd, RGUP_IOC_MIRROR_RW, &c);
+
+	if (faults)
+		*faults = c.faults;
+	return ret;
+}
+
+static struct rgup_mirror_stats mirror_stats(int fd, __u32 handle)
+{
+	struct rgup_mirror_stats s = { .size = sizeof(s), .handle = handle };
+
+	if (ioc(fd, RGUP_IOC_MIRROR_STATS, &s))
+		memset(&s, 0xff, sizeof(s));
+	return s;
+}
+
+/* Unaligned device reads and writes are byte exact; the counters follow. */
+TEST_F(rgup, rw_counts_and_invalidation)
+{
+	size_t len = 8 * self->page;
+	unsigned char *buf = map_anon(len), *dev = malloc(len);
+	struct rgup_mirror_stats st, after;
+	struct rgup_mirror_destroy d = { .size = sizeof(d) };
+	__u64 faults = 99;
+	__u32 h;
+	size_t i;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, dev);
+	fill(buf, len, 20);
+	ASSERT_EQ(0, mirror_create(self->fd, buf, len, &h));
+	ASSERT_LT(0, h);
+	ASSERT_EQ(0, rgup_stat("mirrors") < 1);
+
+	/* 3 pages' worth from byte 100: 4 pages are mirrored, in one round. */
+	ASSERT_EQ(0, mirror_rw(self->fd, h, 0, buf + 100, 3 * self->page, dev, &faults));
+	ASSERT_EQ(1, faults);
+	ASSERT_EQ(0, memcmp(dev, buf + 100, 3 * self->page));
+	st = mirror_stats(self->fd, h);
+	ASSERT_EQ(1, st.faults);
+	ASSERT_EQ(4, st.faulted_pages);
+	ASSERT_EQ(4, st.mirrored_pages);
+	ASSERT_EQ(0, mirror_rw(self->fd, h, 0, buf + 100, 3 * self->page, dev, &faults));
+	ASSERT_EQ(0, faults);
+
+	/* A device write lands exactly where asked, nowhere else. */
+	for (i = 0; i < 5000; i++)
+		dev[i] = (unsigned char)(i * 7);
+	ASSERT_EQ(0, mirror_rw(self->fd, h, RGUP_MIRROR_RW_WRITE, buf + 3 * self->page + 10,
+			       5000, dev, &faults));
+	ASSERT_EQ(1, faults);	/* the read-faulted pages were not writable yet */
+	for (i = 0; i < 5000; i++)
+		ASSERT_EQ((unsigned char)(i * 7), buf[3 * self->page + 10 + i]);
+	ASSERT_TRUE(check(buf, 3 * self->page + 8, 20));
+
+	/* munmap: the device is told, the translations are gone. */
+	st = mirror_stats(self->fd, h);
+	ASSERT_EQ(0, munmap(buf + 4 * self->page, 4 * self->page));
+	after = mirror_stats(self->fd, h);
+	ASSERT_LT(st.invalidations, after.invalidations);
+	ASSERT_LT(st.device_invalidations, after.device_invalidations);
+	ASSERT_GT(st.mirrored_pages, after.mirrored_pages);
+	ASSERT_EQ(-EFAULT, mirror_rw(self->fd, h, 0, buf + 4 * self->page, 1, dev, NULL));
+
+	/* Destroyed: the handle is gone, and so is the mirror. */
+	d.handle = h;
+	ASSERT_EQ(0, ioc(self->fd, RGUP_IOC_MIRROR_DESTROY, &d));
+	ASSERT_EQ(-ENOENT, ioc(self->fd, RGUP_IOC_MIRROR_DESTROY, &d));
+	ASSERT_EQ(-ENOENT, mirror_rw(self->fd, h, 0, buf, 1, dev, NULL));
+	munmap(buf, 4 * self->page);
+	free(dev);
+}
+
+/* The snapshot reports without faulting: nothing, zero page, written, PROT_NONE. */
+TEST_F(rgup, snapshot_states)
+{
+	size_t len = 4 * self->page;
+	unsigned char *buf = map_anon(len), st[4];
+	struct rgup_mirror_snapshot sn = { .size = sizeof(sn) };
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, buf[self->page]);	/* page 1: read, so the zero page */
+	buf[2 * self->page] = 1;	/* page 2: written */
+	ASSERT_EQ(0, mprotect(buf + 3 * self->page, self->page, PROT_NONE));
+	ASSERT_EQ(0, mirror_create(self->fd, buf, len, &sn.handle));
+	sn.addr = (uintptr_t)buf;
+	sn.npages = 4;
+	sn.states = (uintptr_t)st;
+	ASSERT_EQ(0, ioc(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
+	ASSERT_EQ(0, st[0]);
+	ASSERT_EQ(RGUP_MIRROR_PAGE_PRESENT | RGUP_MIRROR_PAGE_ZERO, st[1]);
+	ASSERT_EQ(RGUP_MIRROR_PAGE_PRESENT | RGUP_MIRROR_PAGE_WRITE, st[2]);
+	ASSERT_EQ(RGUP_MIRROR_PAGE_ERROR, st[3]);
+	ASSERT_EQ(0, mirror_stats(self->fd, sn.handle).faults);
+	munmap(buf, len);
+}
+
+/* Every kind of bad input gets its documented errno and creates nothing. */
+TEST_F(rgup, bad_input)
+{
+	size_t len = 2 * self->page;
+	unsigned char *buf = map_anon(len), dev[16];
+	long mirrors = rgup_stat("mirrors");
+	struct rgup_mirror_create c;
+	struct rgup_mirror_rw rw;
+	struct rgup_mirror_snapshot sn;
+	__u32 h;
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(-EINVAL, mirror_create(self->fd, buf, 0, &h));
+	ASSERT_EQ(-EINVAL, mirror_create(self->fd, buf + 1, len, &h));
+	ASSERT_EQ(-EINVAL, mirror_create(self->fd, buf, len - 1, &h));
+	ASSERT_EQ(-EINVAL, mirror_create(self->fd, (void *)0xffff888000000000ul, len, &h));
+	ASSERT_EQ(-EINVAL, mirror_create(self->fd, (void *)-4096ul, 8192, &h));
+	c = (struct rgup_mirror_create){ .size = sizeof(c), .flags = 1,
+					 .addr = (uintptr_t)buf, .len = len };
+	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_CREATE, &c));
+	c.flags = 0;
+	c.reserved = 1;
+	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_CREATE, &c));
+	c.reserved = 0;
+	c.size = 8;
+	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_CREATE, &c));
+	ASSERT_EQ(mirrors, rgup_stat("mirrors"));
+
+	ASSERT_EQ(0, mirror_create(self->fd, buf, len, &h));
+	ASSERT_EQ(-ENOENT, mirror_rw(self->fd, 0, 0, buf, 1, dev, NULL));
+	ASSERT_EQ(-ENOENT, mirror_rw(self->fd, h + 1000, 0, buf, 1, dev, NULL));
+	ASSERT_EQ(-EINVAL, mirror_rw(self->fd, h, 0, buf, 0, dev, NULL));
+	ASSERT_EQ(-EINVAL, mirror_rw(self->fd, h, 0, buf + len - 1, 2, dev, NULL));
+	ASSERT_EQ(-EINVAL, mirror_rw(self->fd, h, 0, buf - 1, 1, dev, NULL));
+	ASSERT_EQ(-EINVAL, mirror_rw(self->fd, h, 1u << 5, buf, 1, dev, NULL));
+	ASSERT_EQ(-EFAULT, mirror_rw(self->fd, h, 0, buf, 16, NULL, NULL));
+	rw = (struct rgup_mirror_rw){ .size = sizeof(rw), .handle = h, .reserved = 1,
+				      .addr = (uintptr_t)buf, .len = 1,
+				      .buf = (uintptr_t)dev };
+	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_RW, &rw));
+	sn = (struct rgup_mirror_snapshot){ .size = sizeof(sn), .handle = h,
+					    .addr = (uintptr_t)buf + 1, .npages = 1,
+					    .states = (uintptr_t)dev };
+	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
+	sn.addr = (uintptr_t)buf;
+	sn.npages = 0;
+	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
+	sn.npages = 3;
+	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
+
+	/* A child shares the file but not the parent's handles. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(mirror_rw(self->fd, h, 0, buf, 1, dev, NULL) == -ENOENT ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, mirror_rw(self->fd, h, 0, buf, 1, dev, NULL));
+	ASSERT_EQ(mirrors + 1, rgup_stat("mirrors"));
+	munmap(buf, len);
+}
+
+/* At most 256 mirrors per file; closing the file drops them all. */
+TEST_F(rgup, mirror_limit_and_close)
+{
+	unsigned char *buf = map_anon(self->page);
+	long mirrors = rgup_stat("mirrors");
+	__u32 h;
+	int i;
+
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < 256; i++)
+		ASSERT_EQ(0, mirror_create(self->fd, buf, self->page, &h));
+	ASSERT_EQ(-ENOSPC, mirror_create(self->fd, buf, self->page, &h));
+	ASSERT_EQ(mirrors + 256, rgup_stat("mirrors"));
+	close(self->fd);
+	self->fd = -1;
+	ASSERT_EQ(mirrors, rgup_stat("mirrors"));
+	munmap(buf, self->page);
 }
 
 TEST_HARNESS_MAIN
