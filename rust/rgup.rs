@@ -70,7 +70,7 @@ pub fn version() -> Version {
 
 const VERSION: Version = Version {
     major: 0,
-    minor: 1,
+    minor: 2,
     patch: 0,
 };
 

@@ -93,11 +93,13 @@ check_nothing_held() { # check_nothing_held WHEN
 }
 
 # The sample drivers the tests exercise.
-if insmod "$root/rgup_sample_dma.ko"; then
-	result ok "insmod rgup_sample_dma.ko"
-else
-	result not-ok "insmod rgup_sample_dma.ko"
-fi
+for m in rgup_sample_dma rgup_sample_mirror; do
+	if insmod "$root/$m.ko"; then
+		result ok "insmod $m.ko"
+	else
+		result not-ok "insmod $m.ko"
+	fi
+done
 
 for t in "$tests"/rgup_*_test "$tests"/rgup_*.sh; do
 	[ -x "$t" ] || continue
@@ -105,7 +107,8 @@ for t in "$tests"/rgup_*_test "$tests"/rgup_*.sh; do
 	case $t in
 	*.sh) if [ -d /sys/module/rgup_sample_dma ]; then
 		check_nothing_held "after the C kselftests"
-		rmmod rgup_sample_dma || result not-ok "rmmod rgup_sample_dma"
+		rmmod rgup_sample_dma rgup_sample_mirror ||
+			result not-ok "rmmod rgup_sample_dma rgup_sample_mirror"
 	      fi ;;
 	esac
 	name=$(basename "$t")

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # What `make demo` shows inside the test VM: rgup.ko loading (and its KUnit
-# suites), /dev/rgup answering, and a sample driver from another module using
-# the rgup crate.
+# suites), /dev/rgup answering, and sample drivers from other modules using
+# the rgup crate: pins, and a mirror.
 
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +36,11 @@ echo "rgup's explanation, logged by the sample driver:"
 dmesg | sed 's/^\[[^]]*\] //' | grep refusing
 show cat /sys/kernel/debug/rgup/stats
 show rmmod rgup_sample_dma
+echo "=== a secondary-MMU mirror (rgup::mirror) in the sample device driver"
+show insmod "$root/rgup_sample_mirror.ko"
+"$root/tools/testing/demo/rgup_mirror_demo"
+show cat /sys/kernel/debug/rgup/stats
+show rmmod rgup_sample_mirror
 show rmmod rgup
 rgup_guest_env_down
 echo "=== end"

@@ -52,7 +52,7 @@ TEST_F(rgup_dev, version)
 	EXPECT_EQ(0, v.major);
 	EXPECT_LE(1, v.minor);
 	EXPECT_EQ(0, v.reserved);
-	EXPECT_EQ(RGUP_FEATURE_PIN, v.features);
+	EXPECT_EQ(RGUP_FEATURE_PIN | RGUP_FEATURE_MIRROR, v.features);
 }
 
 TEST_F(rgup_dev, version_newer_caller_zero_tail)
