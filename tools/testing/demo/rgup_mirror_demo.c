@@ -46,8 +46,9 @@ static int show(const char *what)
 		perror(what);
 		return 1;
 	}
-	printf("%-34s device read \"%s\" (%llu fault round%s); page 0 -> pfn %#llx; %llu/%d PTEs valid, %llu invalidations\n",
-	       what, dev, (unsigned long long)r.faults, r.faults == 1 ? "" : "s",
+	printf("%-34s device read \"%s\" (%llu fault round%s); ", what, dev,
+	       (unsigned long long)r.faults, r.faults == 1 ? "" : "s");
+	printf("page 0 -> pfn %#llx; %llu/%d PTEs valid, %llu invalidation(s)\n",
 	       (unsigned long long)i.pfn, (unsigned long long)i.valid_ptes, NPAGES,
 	       (unsigned long long)i.invalidations);
 	return 0;
@@ -62,7 +63,7 @@ static void *map(void *at)
 int main(void)
 {
 	struct rgup_sample_mirror_bind b;
-	int status, err = 0;
+	int status, err = 0, hold[2];
 	pid_t pid;
 
 	len = NPAGES * getpagesize();
@@ -88,14 +89,21 @@ int main(void)
 	strcpy(buf, "new memory, same address");
 	err |= show("after munmap + mmap:");
 
+	/* The child keeps its copy-on-write share until the parent has written. */
+	if (pipe(hold))
+		return 1;
 	pid = fork();
 	if (pid == 0) {
-		strcpy(buf, "the child's copy");
-		_exit(0);
+		char c;
+
+		close(hold[1]);
+		_exit(read(hold[0], &c, 1) < 0);
 	}
-	waitpid(pid, &status, 0);
-	err |= show("after fork (child wrote its copy):");
+	close(hold[0]);
+	err |= show("after fork (pages now COW-shared):");
 	strcpy(buf, "parent wrote after fork");
-	err |= show("after the parent's own write:");
+	err |= show("parent's write copied the page:");
+	close(hold[1]);
+	waitpid(pid, &status, 0);
 	return err;
 }
