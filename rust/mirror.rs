@@ -780,8 +780,8 @@ impl<T: MirrorOps> Mirror<T> {
     /// operations the CPU must not interleave with (`make_device_exclusive()`): the CPU's
     /// mappings become device-exclusive entries and the pages are installed writable and
     /// exclusive ([`Mapped::exclusive`]); the next CPU access restores the mapping and
-    /// invalidates them. Anonymous, writable, non-hugetlb memory only (`EINVAL` otherwise, from
-    /// the core mm); `EFAULT` after the process exited.
+    /// invalidates them. Anonymous, writable, non-hugetlb memory only (`EOPNOTSUPP` otherwise,
+    /// from the core mm); `EFAULT` after the process exited.
     pub fn make_exclusive(&self, addr: usize, len: usize) -> Result {
         let (first, last) = self.span(addr, len)?;
         let mm = self.mm().mmget_not_zero().ok_or(EFAULT)?;
