@@ -37,7 +37,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
-	check demo bench-pin help
+	check demo bench-pin bench-mirror help
 
 all: modules
 
@@ -101,7 +101,10 @@ demo:
 
 # Benchmarks: not part of check; they report ratios, they never fail on a time.
 bench-pin:
-	tools/testing/bench/run-pin-bench.sh
+	tools/testing/bench/run-bench.sh pin
+
+bench-mirror:
+	tools/testing/bench/run-bench.sh mirror
 
 help:
 	@sed -n '3,12p' Makefile

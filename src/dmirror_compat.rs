@@ -31,6 +31,7 @@
 use crate::{
     soft_device::{
         self,
+        Bounce,
         DeviceMirror,
         SoftDevice, //
     },
@@ -127,44 +128,45 @@ impl MiscDevice for DmirrorFile {
     }
 }
 
-/// The byte range of a command, and a zeroed bounce buffer for it.
-fn bounce(c: &uapi::hmm_dmirror_cmd) -> Result<(usize, usize, KVVec<u8>)> {
-    let len = usize::try_from(c.npages)
+/// The byte length of a command's range.
+fn byte_len(c: &uapi::hmm_dmirror_cmd) -> Result<usize> {
+    usize::try_from(c.npages)
         .ok()
         .and_then(|n| n.checked_mul(PAGE_SIZE))
-        .ok_or(EINVAL)?;
-    let buf = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
-    Ok((c.addr as usize, len, buf))
+        .ok_or(EINVAL)
 }
 
-/// The device accesses the command's range through `buf`; counts pages and fault rounds.
+/// The user buffer of a command, `len` bytes at `c.ptr`.
+fn user_buf(c: &uapi::hmm_dmirror_cmd, len: usize) -> UserSlice {
+    UserSlice::new(UserPtr::from_addr(c.ptr as usize), len)
+}
+
+/// The device accesses the command's range through `bounce`; counts pages and fault rounds.
 fn access(
     mirror: &DeviceMirror,
     c: &mut uapi::hmm_dmirror_cmd,
-    buf: &mut [u8],
+    bounce: &mut Bounce,
     how: Access,
 ) -> Result {
     let mut done = 0;
-    let result = soft_device::access(mirror, c.addr as usize, buf, how, &mut done);
+    let result = soft_device::access(mirror, c.addr as usize, bounce, how, &mut done);
     c.cpages = soft_device::pages(done);
     c.faults = result?;
     Ok(())
 }
 
 fn read(mirror: &DeviceMirror, c: &mut uapi::hmm_dmirror_cmd) -> Result {
-    let (_, len, mut buf) = bounce(c)?;
-    access(mirror, c, &mut buf, Access::Read)?;
-    UserSlice::new(UserPtr::from_addr(c.ptr as usize), len)
-        .writer()
-        .write_slice(&buf)
+    let len = byte_len(c)?;
+    let mut bounce = Bounce::new(len)?;
+    access(mirror, c, &mut bounce, Access::Read)?;
+    bounce.write_to(user_buf(c, len))
 }
 
 fn write(mirror: &DeviceMirror, c: &mut uapi::hmm_dmirror_cmd) -> Result {
-    let (_, len, mut buf) = bounce(c)?;
-    UserSlice::new(UserPtr::from_addr(c.ptr as usize), len)
-        .reader()
-        .read_slice(&mut buf)?;
-    access(mirror, c, &mut buf, Access::Write)
+    let len = byte_len(c)?;
+    let mut bounce = Bounce::new(len)?;
+    bounce.read_from(user_buf(c, len))?;
+    access(mirror, c, &mut bounce, Access::Write)
 }
 
 /// The `HMM_DMIRROR_PROT_*` byte of a page, as `dmirror_mkentry()` encodes it.
@@ -211,12 +213,9 @@ fn snapshot(mirror: &DeviceMirror, c: &mut uapi::hmm_dmirror_cmd) -> Result {
 }
 
 fn exclusive(mirror: &DeviceMirror, c: &mut uapi::hmm_dmirror_cmd) -> Result {
-    let (start, len, mut buf) = bounce(c)?;
-    mirror.make_exclusive(start, len)?;
-    access(mirror, c, &mut buf, Access::Read)?;
-    UserSlice::new(UserPtr::from_addr(c.ptr as usize), len)
-        .writer()
-        .write_slice(&buf)
+    let len = byte_len(c)?;
+    mirror.make_exclusive(c.addr as usize, len)?;
+    read(mirror, c)
 }
 
 fn check_exclusive(mirror: &DeviceMirror, c: &uapi::hmm_dmirror_cmd) -> Result {

@@ -7,6 +7,7 @@ use crate::{
     pin_table::user_usize,
     soft_device::{
         self,
+        Bounce,
         DeviceMirror,
         SoftDevice, //
     },
@@ -91,14 +92,14 @@ pub(crate) fn rw(table: &mut MirrorTable, arg: usize) -> Result<isize> {
         return Err(EINVAL);
     }
     let user = UserSlice::new(UserPtr::from_addr(user_usize(v.buf)?), len);
-    let mut buf = KVVec::from_elem(0u8, len, GFP_KERNEL)?;
+    let mut bounce = Bounce::new(len)?;
     let mut done = 0;
     let faults = if v.flags & uapi::RGUP_MIRROR_RW_WRITE != 0 {
-        user.reader().read_slice(&mut buf)?;
-        soft_device::access(mirror, addr, &mut buf, Access::Write, &mut done)?
+        bounce.read_from(user)?;
+        soft_device::access(mirror, addr, &mut bounce, Access::Write, &mut done)?
     } else {
-        let faults = soft_device::access(mirror, addr, &mut buf, Access::Read, &mut done)?;
-        user.writer().write_slice(&buf)?;
+        let faults = soft_device::access(mirror, addr, &mut bounce, Access::Read, &mut done)?;
+        bounce.write_to(user)?;
         faults
     };
     arg.val.faults = faults;

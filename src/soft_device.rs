@@ -15,6 +15,7 @@ use kernel::{
         PAGE_SIZE, //
     },
     prelude::*,
+    uaccess::UserSlice,
 };
 use rgup::{
     mirror::{
@@ -50,21 +51,58 @@ impl MirrorOps for SoftDevice {
 /// A mirror with the software device behind it.
 pub(crate) type DeviceMirror = Mirror<SoftDevice>;
 
-/// Copies what is mirrored from `addr + *done` on, between the device's view and `buf[*done..]`,
-/// advancing `*done`; returns the address of the first page without a (writable, for
-/// [`Access::Write`]) translation, or `None` when the whole buffer was copied.
+/// A bounce buffer between user space and the device's view of `len` bytes. It is never
+/// zero-filled (a 512 MiB device read would pay a 512 MiB `memset`): its bytes become readable
+/// only once all of them were written, by the user ([`Bounce::read_from`]) or by a complete
+/// device read.
+pub(crate) struct Bounce {
+    buf: KVVec<u8>,
+    len: usize,
+}
+
+impl Bounce {
+    /// An unfilled buffer of `len` bytes.
+    pub(crate) fn new(len: usize) -> Result<Self> {
+        Ok(Self {
+            buf: KVVec::with_capacity(len, GFP_KERNEL)?,
+            len,
+        })
+    }
+
+    /// Fills the buffer from user memory.
+    pub(crate) fn read_from(&mut self, user: UserSlice) -> Result {
+        let len = self.len;
+        user.reader()
+            .read_raw(&mut self.buf.spare_capacity_mut()[..len])?;
+        // SAFETY: `read_raw` initialised the first `len` bytes (it fails otherwise).
+        unsafe { self.buf.inc_len(len) };
+        Ok(())
+    }
+
+    /// Copies the (filled) buffer to user memory.
+    pub(crate) fn write_to(&self, user: UserSlice) -> Result {
+        if self.buf.len() != self.len {
+            return Err(EINVAL);
+        }
+        user.writer().write_slice(&self.buf)
+    }
+}
+
+/// Copies what is mirrored from `addr + *done` on, between the device's view and the bounce
+/// buffer from `*done` on, advancing `*done`; returns the address of the first page without a
+/// (writable, for [`Access::Write`]) translation, or `None` when the whole buffer was copied.
 fn copy_mirrored(
     mirror: &DeviceMirror,
     addr: usize,
-    buf: &mut [u8],
+    bounce: &mut Bounce,
     access: Access,
     done: &mut usize,
 ) -> Result<Option<usize>> {
     let guard = mirror.lock();
-    while *done < buf.len() {
+    while *done < bounce.len {
         let at = addr + *done;
         let offset = at & (PAGE_SIZE - 1);
-        let len = (PAGE_SIZE - offset).min(buf.len() - *done);
+        let len = (PAGE_SIZE - offset).min(bounce.len - *done);
         let page = match guard.page(at) {
             Some((page, writable)) if access == Access::Read || writable => page,
             _ if guard
@@ -76,13 +114,15 @@ fn copy_mirrored(
             }
             _ => return Ok(Some(at & !(PAGE_SIZE - 1))),
         };
-        let chunk = &mut buf[*done..*done + len];
-        // SAFETY: `chunk` is valid for `len` bytes and `offset + len <= PAGE_SIZE`; the page
-        // stays mapped while `guard` is held.
+        // In bounds: `*done + len <= bounce.len <= capacity`.
+        let chunk = bounce.buf.as_mut_ptr().wrapping_add(*done);
+        // SAFETY: `chunk` is valid for `len` bytes of the buffer's allocation (initialised ones
+        // for a write, see `access`) and `offset + len <= PAGE_SIZE`; the page stays mapped
+        // while `guard` is held.
         unsafe {
             match access {
-                Access::Read => page.read_raw(chunk.as_mut_ptr(), offset, len)?,
-                Access::Write => page.write_raw(chunk.as_ptr(), offset, len)?,
+                Access::Read => page.read_raw(chunk, offset, len)?,
+                Access::Write => page.write_raw(chunk, offset, len)?,
             }
         }
         *done += len;
@@ -90,21 +130,28 @@ fn copy_mirrored(
     Ok(None)
 }
 
-/// The device reads (into `buf`) or writes (from `buf`) `[addr, addr + buf.len())` of the
-/// mirrored process: copy what is mirrored, fault the rest in one round, repeat. Returns the
-/// number of fault rounds; `*done` is the number of bytes copied, also on error.
+/// The device reads (into `bounce`) or writes (from `bounce`, filled) `[addr, addr + len)` of
+/// the mirrored process: copy what is mirrored, fault the rest in one round, repeat. Returns
+/// the number of fault rounds; `*done` is the number of bytes copied, also on error.
 pub(crate) fn access(
     mirror: &DeviceMirror,
     addr: usize,
-    buf: &mut [u8],
+    bounce: &mut Bounce,
     access: Access,
     done: &mut usize,
 ) -> Result<u64> {
-    let end = addr.checked_add(buf.len()).ok_or(EINVAL)?;
+    let end = addr.checked_add(bounce.len).ok_or(EINVAL)?;
+    if access == Access::Write && bounce.buf.len() != bounce.len {
+        return Err(EINVAL); // nothing to write yet
+    }
     let mut faults = 0;
-    while let Some(page) = copy_mirrored(mirror, addr, buf, access, done)? {
+    while let Some(page) = copy_mirrored(mirror, addr, bounce, access, done)? {
         mirror.fault(page, end - page, access)?;
         faults += 1;
+    }
+    if access == Access::Read && bounce.buf.is_empty() {
+        // SAFETY: The loop wrote all `len` bytes (`*done == len`).
+        unsafe { bounce.buf.inc_len(bounce.len) };
     }
     Ok(faults)
 }

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mirror cost, rgup vs upstream, in the same boot: the same HMM_DMIRROR_*
+ * commands (lib/test_hmm_uapi.h) against rgup's /dev/rgup_dmirror0 and
+ * against test_hmm's /dev/hmm_dmirror0, interleaved (the order alternates
+ * per round), ROUNDS times per case:
+ *
+ *   fault-in     READ of a freshly written buffer: one fault round for the
+ *                whole range, plus the copy to the caller's buffer
+ *   device read  the same READ again: everything mirrored, the copy only
+ *   munmap       munmap() of N mirrored pages: the invalidation, plus the
+ *                unmap itself (the "no mirror" column is the unmap alone)
+ *
+ * Each measurement opens its device afresh (a new mirror of the whole
+ * address space) and closes it after, so that only one mirror sees the
+ * invalidations. Prints a Markdown table of min/median/max in microseconds
+ * and the ratio of the medians (rgup / upstream); writes every sample to
+ * the CSV named by the first argument. Not a test: nothing here passes or
+ * fails on a time. Needs rgup.ko and test_hmm.ko loaded, root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lib/test_hmm_uapi.h>
+
+#define ROUNDS 5
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIB (1024UL * 1024)
+#define CHUNK (64 * MIB)	/* most one READ moves in the munmap cases */
+
+enum kind { FAULT_IN, DEVICE_READ, MUNMAP };
+
+struct bench_case {
+	const char *name;
+	enum kind kind;
+	size_t size;
+	int madvise;		/* MADV_HUGEPAGE or MADV_NOHUGEPAGE */
+};
+
+static const struct bench_case cases[] = {
+	{ "fault-in 64 MiB, 4 KiB pages", FAULT_IN, 64 * MIB, MADV_NOHUGEPAGE },
+	{ "fault-in 64 MiB, THP", FAULT_IN, 64 * MIB, MADV_HUGEPAGE },
+	{ "fault-in 512 MiB, 4 KiB pages", FAULT_IN, 512 * MIB, MADV_NOHUGEPAGE },
+	{ "fault-in 512 MiB, THP", FAULT_IN, 512 * MIB, MADV_HUGEPAGE },
+	{ "device read 64 MiB (mirrored)", DEVICE_READ, 64 * MIB, MADV_NOHUGEPAGE },
+	{ "munmap of 1 mirrored page", MUNMAP, 4096, MADV_NOHUGEPAGE },
+	{ "munmap of 512 mirrored pages", MUNMAP, 2 * MIB, MADV_NOHUGEPAGE },
+	{ "munmap of 262144 mirrored pages", MUNMAP, 1024 * MIB, MADV_NOHUGEPAGE },
+};
+
+static const char *const devices[] = { "/dev/rgup_dmirror0", "/dev/hmm_dmirror0" };
+static const char *const names[] = { "rgup", "upstream" };
+
+static unsigned char *mirror_buf;
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int dev_read(int fd, void *addr, size_t len)
+{
+	struct hmm_dmirror_cmd cmd = {
+		.addr = (uintptr_t)addr, .ptr = (uintptr_t)mirror_buf,
+		.npages = len / 4096,
+	};
+
+	return ioctl(fd, HMM_DMIRROR_READ, &cmd) ? -errno : 0;
+}
+
+/* A buffer of `size` bytes, aligned to 2 MiB, written by the CPU. */
+static void *buffer(size_t size, int advice, void **raw, size_t *raw_len)
+{
+	unsigned char *p;
+
+	*raw_len = size + 2 * MIB;
+	*raw = mmap(NULL, *raw_len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*raw == MAP_FAILED)
+		return NULL;
+	p = (unsigned char *)(((uintptr_t)*raw + 2 * MIB - 1) & ~(2 * MIB - 1));
+	madvise(p, size, advice);
+	memset(p, 0x5a, size);
+	return p;
+}
+
+/* One measurement of `c` on device `dev` (-1: no device); < 0 on error. */
+static double measure(const struct bench_case *c, int dev)
+{
+	size_t raw_len, off;
+	void *raw;
+	unsigned char *p = buffer(c->size, c->madvise, &raw, &raw_len);
+	int fd = -1;
+	double t = -1, t0;
+
+	if (!p)
+		return -ENOMEM;
+	if (dev >= 0) {
+		fd = open(devices[dev], O_RDWR);
+		if (fd < 0)
+			goto out;
+	}
+	switch (c->kind) {
+	case FAULT_IN:
+		t0 = now_us();
+		if (dev_read(fd, p, c->size))
+			goto out;
+		t = now_us() - t0;
+		break;
+	case DEVICE_READ:
+		if (dev_read(fd, p, c->size))
+			goto out;
+		t0 = now_us();
+		if (dev_read(fd, p, c->size))
+			goto out;
+		t = now_us() - t0;
+		break;
+	case MUNMAP:
+		for (off = 0; fd >= 0 && off < c->size; off += CHUNK) {
+			size_t n = c->size - off < CHUNK ? c->size - off : CHUNK;
+
+			if (dev_read(fd, p + off, n))
+				goto out;
+		}
+		t0 = now_us();
+		munmap(p, c->size);
+		t = now_us() - t0;
+		break;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	munmap(raw, raw_len);
+	return t;
+}
+
+struct stats {
+	double min, median, max;
+};
+
+static struct stats summarize(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return (struct stats){ v[0], v[n / 2], v[n - 1] };
+}
+
+int main(int argc, char **argv)
+{
+	FILE *csv = argc > 1 ? fopen(argv[1], "w") : NULL;
+	double samples[3][ROUNDS];
+	size_t i;
+	int r, d, ndev;
+
+	mirror_buf = malloc(512 * MIB);
+	if (!mirror_buf) {
+		perror("rgup_mirror_bench");
+		return 1;
+	}
+	if (csv)
+		fprintf(csv, "case,implementation,round,microseconds\n");
+	printf("| case | rgup min / median / max (us) | upstream min / median / max (us) ");
+	printf("| ratio | no mirror (us) |\n");
+	printf("|---|---|---|---|---|\n");
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct bench_case *c = &cases[i];
+		struct stats s[3];
+
+		ndev = c->kind == MUNMAP ? 3 : 2;
+		measure(c, 0);	/* warm-up */
+		for (r = 0; r < ROUNDS; r++) {
+			for (d = 0; d < ndev; d++) {
+				/* Alternate which implementation goes first. */
+				int dev = r % 2 ? (d < 2 ? 1 - d : d) : d;
+				double t = measure(c, dev == 2 ? -1 : dev);
+
+				if (t < 0) {
+					fprintf(stderr, "%s on %s: error %g\n", c->name,
+						dev == 2 ? "no device" : devices[dev], t);
+					return 1;
+				}
+				samples[dev][r] = t;
+				if (csv)
+					fprintf(csv, "%s,%s,%d,%.1f\n", c->name,
+						dev == 2 ? "none" : names[dev], r, t);
+			}
+		}
+		for (d = 0; d < ndev; d++)
+			s[d] = summarize(samples[d], ROUNDS);
+		printf("| %s | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %.2f |",
+		       c->name, s[0].min, s[0].median, s[0].max,
+		       s[1].min, s[1].median, s[1].max, s[0].median / s[1].median);
+		if (ndev == 3)
+			printf(" %.0f |\n", s[2].median);
+		else
+			printf(" |\n");
+		fflush(stdout);
+	}
+	if (csv)
+		fclose(csv);
+	return 0;
+}
