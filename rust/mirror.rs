@@ -1062,3 +1062,122 @@ impl<T: MirrorOps + Unpin> core::ops::DerefMut for MirrorGuard<'_, T> {
         &mut unsafe { Pin::get_unchecked_mut(self.guard.as_mut()) }.ops
     }
 }
+
+#[kunit_tests(rgup_mirror)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_entries_round_trip() {
+        for (pfn, writable, exclusive) in [
+            (0, false, false),
+            (1, true, false),
+            (0x12345, false, true),
+            ((1 << 52) - 1, true, true),
+        ] {
+            let m = Mapped {
+                pfn,
+                writable,
+                exclusive,
+            };
+            let entry = m.encode();
+            assert_eq!(entry & 1, 1); // an xarray value entry
+            assert_eq!(Mapped::decode(entry as *mut c_void), Some(m));
+        }
+        assert_eq!(Mapped::decode(core::ptr::null_mut()), None);
+    }
+
+    #[test]
+    fn hmm_pfn_states() {
+        assert_eq!(page_state(0), PageState::NotPresent);
+        assert_eq!(page_state(HMM_PFN_ERROR), PageState::Error);
+        assert_eq!(page_state(HMM_PFN_ERROR | HMM_PFN_VALID), PageState::Error);
+    }
+
+    #[test]
+    fn events_map_one_to_one() {
+        use bindings::*;
+        assert_eq!(
+            Event::from_raw(mmu_notifier_event_MMU_NOTIFY_UNMAP),
+            Event::Unmap
+        );
+        assert_eq!(
+            Event::from_raw(mmu_notifier_event_MMU_NOTIFY_CLEAR),
+            Event::Clear
+        );
+        assert_eq!(
+            Event::from_raw(mmu_notifier_event_MMU_NOTIFY_PROTECTION_VMA),
+            Event::ProtectionVma
+        );
+        assert_eq!(
+            Event::from_raw(mmu_notifier_event_MMU_NOTIFY_PROTECTION_PAGE),
+            Event::ProtectionPage
+        );
+        assert_eq!(
+            Event::from_raw(mmu_notifier_event_MMU_NOTIFY_RELEASE),
+            Event::Release
+        );
+        assert_eq!(
+            Event::from_raw(mmu_notifier_event_MMU_NOTIFY_MIGRATE),
+            Event::Migrate
+        );
+        assert_eq!(
+            Event::from_raw(mmu_notifier_event_MMU_NOTIFY_EXCLUSIVE),
+            Event::Exclusive
+        );
+    }
+
+    #[test]
+    fn ranges_outside_the_mirror_are_einval() -> Result {
+        let len = 4 * PAGE_SIZE;
+        let addr = crate::testing::user_buffer(len)?;
+        let task = current!();
+        let mm = task.mm().ok_or(EINVAL)?;
+        let mirror = KBox::pin_init(Mirror::new(mm, addr, len, Nothing), GFP_KERNEL)?;
+        assert_eq!(mirror.fault(addr, 0, Access::Read), Err(EINVAL));
+        assert_eq!(mirror.fault(addr - 1, 2, Access::Read), Err(EINVAL));
+        assert_eq!(mirror.fault(addr + len - 1, 2, Access::Read), Err(EINVAL));
+        assert_eq!(mirror.fault(usize::MAX, 2, Access::Read), Err(EINVAL));
+        let mut states = [PageState::Error; 4];
+        assert_eq!(mirror.snapshot(addr + 1, &mut states), Err(EINVAL));
+        mirror.snapshot(addr, &mut states)?;
+        assert_eq!(states, [PageState::NotPresent; 4]);
+        // One byte faults its page, and only it.
+        mirror.fault(addr + PAGE_SIZE + 5, 1, Access::Write)?;
+        mirror.snapshot(addr, &mut states)?;
+        assert_eq!(states[0], PageState::NotPresent);
+        assert!(matches!(states[1], PageState::Mapped { write: true, .. }));
+        assert_eq!(mirror.stats().mirrored_pages, 1);
+        assert!(mirror.lock().page(addr + PAGE_SIZE).is_some());
+        assert!(mirror.lock().page(addr).is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn new_rejects_bad_ranges() -> Result {
+        // Gives the test thread an mm.
+        crate::testing::user_buffer(PAGE_SIZE)?;
+        let task = current!();
+        let mm = task.mm().ok_or(EINVAL)?;
+        for (start, len) in [
+            (0x10000, 0),
+            (0x10001, PAGE_SIZE),
+            (0x10000, PAGE_SIZE + 1),
+            (usize::MAX & !(PAGE_SIZE - 1), PAGE_SIZE),
+            (crate::pin::user_end() & !(PAGE_SIZE - 1), PAGE_SIZE),
+        ] {
+            let r = KBox::pin_init(Mirror::new(mm, start, len, Nothing), GFP_KERNEL);
+            assert!(matches!(r, Err(e) if e == EINVAL));
+        }
+        Ok(())
+    }
+
+    /// A driver with nothing to program.
+    struct Nothing;
+
+    impl MirrorOps for Nothing {
+        fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+            inv.done()
+        }
+    }
+}
