@@ -123,6 +123,28 @@ impl<'a> DmaMapping<'a> {
         })
     }
 
+    /// The DMA segments, in order, each with whether `dma_map_sgtable()` marked it a PCI bus
+    /// address (`sg_dma_is_bus_address()`).
+    pub(crate) fn segments_marked(&self) -> impl Iterator<Item = (DmaSegment, bool)> + '_ {
+        // SAFETY: By the type invariants the table is mapped; reading its head is fine.
+        let mut sg = unsafe { (*self.sgt.get()).sgl };
+        (0..self.nents).map(move |_| {
+            // SAFETY: `sg` is one of the first `nents` entries of the mapped table.
+            let marked = unsafe {
+                (
+                    DmaSegment {
+                        addr: bindings::sg_dma_address(sg),
+                        len: bindings::sg_dma_len(sg) as usize,
+                    },
+                    crate::helpers::rgup_helper_sg_dma_is_bus_address(sg),
+                )
+            };
+            // SAFETY: As above; the last call may return NULL, which is never dereferenced.
+            sg = unsafe { bindings::sg_next(sg) };
+            marked
+        })
+    }
+
     /// The DMA segments, in order (the DMA list of the table, `nents` entries).
     pub fn segments(&self) -> impl Iterator<Item = DmaSegment> + '_ {
         // SAFETY: By the type invariants the table is mapped; reading its head is fine.

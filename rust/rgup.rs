@@ -14,6 +14,7 @@
 //! - [`dma`]: pinned pages mapped for a device's DMA, unmapped on drop;
 //! - [`mirror`]: a device's coherent view of a process's address range (mmu interval notifier
 //!   and HMM), without pinning;
+//! - [`p2p`]: DMA-only scatterlists of PCI peer-to-peer memory, which the CPU cannot reach;
 //! - [`Client`]: a driver's registration with rgup, so that what it holds is attributed and
 //!   shown in rgup's statistics;
 //! - [`stats`]: the counters behind `/sys/kernel/debug/rgup/stats`;
@@ -32,6 +33,7 @@ mod client;
 pub mod dma;
 mod helpers;
 pub mod mirror;
+pub mod p2p;
 pub mod pin;
 pub mod stats;
 #[cfg(CONFIG_KUNIT)]

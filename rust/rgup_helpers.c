@@ -15,8 +15,10 @@
 #include <linux/mmu_context.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
+#include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/rmap.h>
+#include <linux/scatterlist.h>
 #include <linux/pkeys.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -220,6 +222,61 @@ void rgup_helper_fs_reclaim_acquire(void)
 void rgup_helper_fs_reclaim_release(void)
 {
 	fs_reclaim_release(GFP_KERNEL);
+}
+
+unsigned int rgup_helper_dma_max_seg_size(struct device *dev)
+{
+	return dma_get_max_seg_size(dev);
+}
+
+unsigned long rgup_helper_dma_seg_boundary(struct device *dev)
+{
+	return dma_get_seg_boundary(dev);
+}
+
+bool rgup_helper_sg_dma_is_bus_address(struct scatterlist *sg)
+{
+	return sg_dma_is_bus_address(sg);
+}
+
+bool rgup_helper_page_is_p2pdma(struct page *page)
+{
+	return is_pci_p2pdma_page(page);
+}
+
+/*
+ * The provider is private to drivers/pci/p2pdma.c (struct
+ * pci_p2pdma_pagemap): find it the public way, as the P2P-capable PCI device
+ * with a memory BAR containing the page.
+ */
+struct pci_dev *rgup_helper_p2pdma_provider_get(struct page *page)
+{
+	phys_addr_t phys = page_to_phys(page);
+	struct pci_dev *pdev = NULL;
+	int bar;
+
+	for_each_pci_dev(pdev) {
+		if (!rcu_access_pointer(pdev->p2pdma))
+			continue;
+		for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+			struct resource *res = &pdev->resource[bar];
+
+			if (resource_type(res) == IORESOURCE_MEM &&
+			    phys >= res->start && phys <= res->end)
+				return pdev; /* the iteration's reference */
+		}
+	}
+	return NULL;
+}
+
+int rgup_helper_p2pdma_distance(struct pci_dev *provider, struct device *client)
+{
+	return pci_p2pdma_distance(provider, client, false);
+}
+
+void rgup_helper_pci_dev_put(struct pci_dev *pdev)
+{
+	pci_dev_put(pdev);
 }
 
 unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len)

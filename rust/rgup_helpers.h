@@ -103,6 +103,35 @@ void rgup_helper_folio_unlock_put(struct folio *folio);
 void rgup_helper_fs_reclaim_acquire(void);
 void rgup_helper_fs_reclaim_release(void);
 
+/* --- rgup::p2p: include/linux/pci-p2pdma.h, include/linux/scatterlist.h --- */
+
+struct pci_dev;
+struct scatterlist;
+
+/* dma_get_max_seg_size() */
+unsigned int rgup_helper_dma_max_seg_size(struct device *dev);
+
+/* dma_get_seg_boundary() */
+unsigned long rgup_helper_dma_seg_boundary(struct device *dev);
+
+/* sg_dma_is_bus_address() */
+bool rgup_helper_sg_dma_is_bus_address(struct scatterlist *sg);
+
+/* is_pci_p2pdma_page() */
+bool rgup_helper_page_is_p2pdma(struct page *page);
+
+/*
+ * The PCI device whose P2P memory (a BAR published with
+ * pci_p2pdma_add_resource()) holds page, with a reference, or NULL.
+ */
+struct pci_dev *rgup_helper_p2pdma_provider_get(struct page *page);
+
+/* pci_p2pdma_distance(provider, client, false) */
+int rgup_helper_p2pdma_distance(struct pci_dev *provider, struct device *client);
+
+/* pci_dev_put() */
+void rgup_helper_pci_dev_put(struct pci_dev *pdev);
+
 /* For the KUnit suites only: */
 struct kunit;
 struct device;

@@ -22,6 +22,8 @@ pub struct Stats {
     mirrors: Atomic<u64>,
     mirrored_pages: Atomic<u64>,
     mirror_faults_total: Atomic<u64>,
+    p2p_lists: Atomic<u64>,
+    p2p_segments: Atomic<u64>,
 }
 
 /// The library-wide counters.
@@ -42,6 +44,8 @@ impl Stats {
             mirrors: Atomic::new(0),
             mirrored_pages: Atomic::new(0),
             mirror_faults_total: Atomic::new(0),
+            p2p_lists: Atomic::new(0),
+            p2p_segments: Atomic::new(0),
         }
     }
 
@@ -83,6 +87,26 @@ impl Stats {
     /// Mirror faults completed since the module loaded.
     pub fn mirror_faults_total(&self) -> u64 {
         self.mirror_faults_total.load(Relaxed)
+    }
+
+    /// Number of [`crate::p2p::DmaOnlySgt`]s currently alive.
+    pub fn p2p_lists(&self) -> u64 {
+        self.p2p_lists.load(Relaxed)
+    }
+
+    /// DMA segments of those lists.
+    pub fn p2p_segments(&self) -> u64 {
+        self.p2p_segments.load(Relaxed)
+    }
+
+    pub(crate) fn p2p_mapped(&self, segments: usize) {
+        self.p2p_lists.add(1, Relaxed);
+        self.p2p_segments.add(segments as u64, Relaxed);
+    }
+
+    pub(crate) fn p2p_unmapped(&self, segments: usize) {
+        dec(&self.p2p_lists, 1);
+        dec(&self.p2p_segments, segments as u64);
     }
 
     pub(crate) fn mirror_created(&self) {
@@ -149,6 +173,8 @@ impl fmt::Display for Stats {
         writeln!(f, "pins_total: {}", self.pins_total())?;
         writeln!(f, "mirrors: {}", self.mirrors())?;
         writeln!(f, "mirrored_pages: {}", self.mirrored_pages())?;
-        writeln!(f, "mirror_faults_total: {}", self.mirror_faults_total())
+        writeln!(f, "mirror_faults_total: {}", self.mirror_faults_total())?;
+        writeln!(f, "p2p_lists: {}", self.p2p_lists())?;
+        writeln!(f, "p2p_segments: {}", self.p2p_segments())
     }
 }

@@ -9,12 +9,19 @@ rust/*.rs becomes one KUnit case of the suite `rgup_doctests`, run when
 rgup.ko loads.
 
     rgup_doctests.py OUTPUT.rs SOURCE.rs...
+    rgup_doctests.py --compile-fail OUTDIR SOURCE.rs...
+
+The second form writes each ```compile_fail block to OUTDIR/<file>_rs_<line>.rs
+as a crate of its own, and the error code it must fail with (```compile_fail,E0599,
+as rustdoc checks it; any code otherwise) to <that>.expect; the Kbuild
+compiles each against the rgup crate and fails the build if one compiles or
+fails without that error.
 
 Like rustdoc: lines starting with "# " (or a lone "#") are compiled but not
 shown in the docs; the body runs inside a function returning
 kernel::error::Result, so `?` works; blocks tagged ignore, text or
-compile_fail are not run here (compile_fail blocks are checked by
-scripts/rgup_compile_fail.sh). Inside the crate `rgup::` resolves to the crate
+compile_fail are not run (compile_fail blocks are checked as described
+below). Inside the crate `rgup::` resolves to the crate
 itself (rust/rgup.rs declares `extern crate self as rgup`).
 """
 import os
@@ -59,7 +66,32 @@ def unhide(line):
     return line
 
 
+def compile_fail(outdir, sources):
+    """Write each compile_fail block as a crate that must not compile."""
+    for src in sources:
+        stem = os.path.splitext(os.path.basename(src))[0]
+        for line, tags, body in blocks(src):
+            if 'compile_fail' not in tags:
+                continue
+            code = '\n'.join(unhide(b) for b in body)
+            if not re.search(r'^\s*(pub\s+)?fn\s', code, re.M):
+                code = 'fn doctest() -> kernel::error::Result {\n' + code + '\n    Ok(())\n}'
+            name = os.path.join(outdir, f'{stem}_rs_{line}.rs')
+            # ```compile_fail,E0599: the error the compiler must give, as rustdoc checks it.
+            codes = [t for t in tags if re.fullmatch(r'E\d{4}', t)]
+            with open(name + '.expect', 'w') as f:
+                f.write((codes[0] if codes else 'E[0-9]*') + '\n')
+            with open(name, 'w') as f:
+                f.write(f'// Compile-fail doc-test of rust/{stem}.rs:{line}: must not compile.\n')
+                f.write('#![allow(dead_code, unused_imports)]\n')
+                f.write('use kernel::prelude::*;\n')
+                f.write(code + '\n')
+
+
 def main():
+    if sys.argv[1] == '--compile-fail':
+        compile_fail(sys.argv[2], sys.argv[3:])
+        return
     out, sources = sys.argv[1], sys.argv[2:]
     cases = []
     for src in sources:

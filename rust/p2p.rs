@@ -1,0 +1,542 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! P2P DMA-only scatterlists: what a device needs to DMA into peer memory, and nothing the CPU
+//! could misuse.
+//!
+//! PCI peer-to-peer memory (an NVMe controller memory buffer, a GPU BAR published with
+//! `pci_p2pdma_add_resource()`) is MMIO: the CPU must never `memcpy` it, cache-maintain it or
+//! bounce it (`Documentation/driver-api/pci/p2pdma.rst`). A [`DmaOnlySgt`] therefore has no CPU
+//! side at all: it is a list of [`P2pSegment`]s, each a DMA address, a length and a
+//! [`SegmentKind`] (a PCI bus address routed through a switch, or an address mapped through the
+//! host), valid for one bound client device, in one direction, until it is dropped. No method
+//! returns a `struct page`, a kernel virtual address or a byte slice:
+//!
+//! ```compile_fail,E0599
+//! fn cpu_view<'a>(sgt: &'a rgup::p2p::DmaOnlySgt<'_>) -> &'a [u8] {
+//!     sgt.as_slice() // there is no CPU view of peer memory
+//! }
+//! ```
+//!
+//! ```compile_fail,E0599
+//! fn pages(sgt: &rgup::p2p::DmaOnlySgt<'_>) {
+//!     for page in sgt.pages() {} // nor pages to kmap
+//! }
+//! ```
+//!
+//! ```compile_fail,E0599
+//! fn vaddr(seg: &rgup::p2p::P2pSegment) -> *mut u8 {
+//!     seg.kernel_address() // a segment is a DMA address, never a CPU one
+//! }
+//! ```
+//!
+//! A list is built from a user range backed by P2P memory (an `mmap()` of a provider's
+//! `p2pmem/allocate`), pinned with `FOLL_PCI_P2PDMA`: a short-term pin, because the kernel refuses
+//! `FOLL_LONGTERM | FOLL_PCI_P2PDMA` (`is_valid_gup_args()`: the provider must stay hot-unpluggable,
+//! so nothing may hold its pages indefinitely); the list is meant for the duration of a DMA.
+//! Before anything is mapped, every provider in the range is checked to be reachable from the
+//! client (`pci_p2pdma_distance()`); an unreachable one is [`P2pError::Unreachable`]
+//! (`EREMOTEIO`). Ranges mixing system RAM and peer memory are mapped, each segment with its own
+//! kind (`dma_map_sgtable()` decides per entry).
+//!
+//! Segments are merged where the DMA addresses are contiguous and of the same kind, and split so
+//! that none exceeds the client's maximum segment size or crosses its segment boundary.
+//!
+//! C headers: [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h),
+//! [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
+
+use crate::{
+    dma::{
+        raw_device,
+        DmaMapping, //
+    },
+    helpers,
+    stats, //
+};
+use core::mem::ManuallyDrop;
+use kernel::{
+    bindings,
+    device::{
+        Bound,
+        Device, //
+    },
+    dma::{
+        DataDirection,
+        DmaAddress, //
+    },
+    ffi::c_ulong,
+    page::PAGE_SIZE,
+    prelude::*,
+};
+
+/// The largest range one list may cover (1 GiB).
+pub const MAX_P2P_BYTES: usize = 1 << 30;
+
+/// How the client reaches a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// A PCI bus address: the provider sits behind the same switch, the transfer never reaches
+    /// the host bridge, and no IOMMU is involved (`PCI_P2PDMA_MAP_BUS_ADDR`).
+    BusAddr,
+    /// An address mapped through the host: system RAM, or peer memory routed through an
+    /// allow-listed host bridge (`dma_map_*` of the CPU physical address, or an IOVA).
+    HostMapped,
+}
+
+/// One DMA segment of a [`DmaOnlySgt`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct P2pSegment {
+    addr: DmaAddress,
+    len: usize,
+    kind: SegmentKind,
+}
+
+impl P2pSegment {
+    /// A segment (for the segment arithmetic; lists only ever hold mapped ones).
+    pub const fn new(addr: DmaAddress, len: usize, kind: SegmentKind) -> Self {
+        Self { addr, len, kind }
+    }
+
+    /// The address to program the device with.
+    pub fn dma_address(&self) -> DmaAddress {
+        self.addr
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true for a segment of a list.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How the device reaches it.
+    pub fn kind(&self) -> SegmentKind {
+        self.kind
+    }
+}
+
+/// What a device's DMA engine accepts in one segment (`dma_get_max_seg_size()`,
+/// `dma_get_seg_boundary()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentLimits {
+    /// Most bytes in one segment (at least 1).
+    pub max_size: usize,
+    /// No segment may cross an address aligned to `boundary_mask + 1`; `u64::MAX` for none.
+    pub boundary_mask: u64,
+}
+
+impl SegmentLimits {
+    /// The limits of `dev`.
+    pub fn of(dev: &Device<Bound>) -> Self {
+        let raw = raw_device(dev);
+        // SAFETY: `raw` is a valid device.
+        let (max_size, boundary_mask) = unsafe {
+            (
+                helpers::rgup_helper_dma_max_seg_size(raw),
+                helpers::rgup_helper_dma_seg_boundary(raw),
+            )
+        };
+        Self {
+            max_size: (max_size as usize).max(1),
+            boundary_mask: boundary_mask as u64,
+        }
+    }
+}
+
+/// Appends `seg` to `out`, merged with the last segment when contiguous and of the same kind,
+/// then split so that every segment respects `limits`.
+///
+/// The merging and splitting of [`DmaOnlySgt`]'s segments; public so that drivers building their
+/// own descriptor lists can apply the same rule.
+///
+/// # Examples
+///
+/// ```
+/// use rgup::p2p::{push_segment, P2pSegment, SegmentKind::BusAddr, SegmentLimits};
+///
+/// let limits = SegmentLimits { max_size: 0x3000, boundary_mask: 0xffff };
+/// let mut out = KVec::new();
+/// push_segment(&mut out, P2pSegment::new(0xf000, 0x1000, BusAddr), limits)?;
+/// push_segment(&mut out, P2pSegment::new(0x10000, 0x1000, BusAddr), limits)?;
+/// // Contiguous, but across the 64 KiB boundary: two segments.
+/// assert_eq!(out.len(), 2);
+/// push_segment(&mut out, P2pSegment::new(0x11000, 0x4000, BusAddr), limits)?;
+/// // Merged with the last one (5 pages from 0x10000), then split at 3 pages.
+/// assert_eq!(out.len(), 3);
+/// assert_eq!((out[1].dma_address(), out[1].len()), (0x10000, 0x3000));
+/// assert_eq!((out[2].dma_address(), out[2].len()), (0x13000, 0x2000));
+/// ```
+pub fn push_segment(out: &mut KVec<P2pSegment>, seg: P2pSegment, limits: SegmentLimits) -> Result {
+    if seg.len == 0 {
+        return Ok(());
+    }
+    let mut seg = seg;
+    if let Some(last) = out.last() {
+        if last.kind == seg.kind && last.addr.checked_add(last.len as u64) == Some(seg.addr) {
+            // Take the last one back and re-split the union.
+            seg = P2pSegment::new(last.addr, last.len + seg.len, seg.kind);
+            out.pop();
+        }
+    }
+    let mut addr = seg.addr;
+    let mut left = seg.len;
+    while left > 0 {
+        // Bytes to the next boundary (the whole rest of the address space for no boundary).
+        let to_boundary = (addr | limits.boundary_mask)
+            .checked_add(1)
+            .map_or(u64::MAX, |b| b - addr);
+        let n = left
+            .min(limits.max_size)
+            .min(usize::try_from(to_boundary).unwrap_or(usize::MAX));
+        out.push(P2pSegment::new(addr, n, seg.kind), GFP_KERNEL)?;
+        addr = addr.wrapping_add(n as u64); // wraps only after the last piece
+        left -= n;
+    }
+    Ok(())
+}
+
+/// Why a [`DmaOnlySgt`] could not be built; [`P2pError::to_errno`] gives the errno.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum P2pError {
+    /// Zero length, an overflowing or non-user range, or more than [`MAX_P2P_BYTES`]: `EINVAL`.
+    InvalidRange,
+    /// A provider of the range cannot reach the client (different root ports with a host bridge
+    /// not known to route P2P, ACS redirection, a non-PCI client): `EREMOTEIO`. Nothing was
+    /// mapped.
+    Unreachable,
+    /// The pin was short: part of the range is not mapped, or not pinnable: `EFAULT`.
+    Incomplete,
+    /// The kernel refused (pinning, allocation or mapping) with this errno.
+    Kernel(Error),
+}
+
+impl P2pError {
+    /// The errno of the error.
+    pub fn to_errno(self) -> Error {
+        match self {
+            P2pError::InvalidRange => EINVAL,
+            P2pError::Unreachable => EREMOTEIO,
+            P2pError::Incomplete => EFAULT,
+            P2pError::Kernel(e) => e,
+        }
+    }
+}
+
+impl From<P2pError> for Error {
+    fn from(e: P2pError) -> Self {
+        e.to_errno()
+    }
+}
+
+impl From<Error> for P2pError {
+    fn from(e: Error) -> Self {
+        P2pError::Kernel(e)
+    }
+}
+
+impl From<kernel::alloc::AllocError> for P2pError {
+    fn from(_: kernel::alloc::AllocError) -> Self {
+        P2pError::Kernel(ENOMEM)
+    }
+}
+
+/// Pages pinned (short-term, `FOLL_PIN`) for one list; unpinned on drop.
+///
+/// # Invariants
+///
+/// Every entry is a page pinned once by this object and not yet unpinned.
+struct ShortPin {
+    pages: KVVec<*mut bindings::page>,
+    dirty: bool,
+}
+
+impl Drop for ShortPin {
+    fn drop(&mut self) {
+        for &page in self.pages.iter() {
+            let mut one = page;
+            // SAFETY: The page is pinned by us (type invariant); system RAM the device may have
+            // written is dirtied, peer memory never (it is not page cache).
+            unsafe {
+                let dirty = self.dirty && !helpers::rgup_helper_page_is_device(page);
+                bindings::unpin_user_pages_dirty_lock(&mut one, 1, dirty)
+            };
+        }
+    }
+}
+
+/// A DMA-only scatterlist: the segments one bound device uses to reach (peer) memory.
+///
+/// Owns its mapping (and the pins under it): dropping it unmaps and unpins. It borrows the
+/// client device, so the driver cannot unbind while a list is alive.
+///
+/// # Invariants
+///
+/// `mapping` maps exactly the pages of `pin` for `dev` in `dir`; `segments` are its DMA
+/// segments, merged and split by [`push_segment`] with `dev`'s limits. `mapping` is dropped
+/// before `pin`.
+pub struct DmaOnlySgt<'a> {
+    mapping: ManuallyDrop<DmaMapping<'a>>,
+    pin: ManuallyDrop<ShortPin>,
+    segments: KVec<P2pSegment>,
+    dir: DataDirection,
+    len: usize,
+}
+
+impl<'a> DmaOnlySgt<'a> {
+    /// Maps the current process's `[addr, addr + len)` for `dev`, which DMAs in direction `dir`.
+    ///
+    /// The range may be backed by PCI peer memory (an `mmap()` of `p2pmem/allocate`), system
+    /// RAM, or both. The pages are pinned short-term with `FOLL_PCI_P2PDMA` (and `FOLL_WRITE`
+    /// unless the device only reads), the providers' reachability is checked, then the pages
+    /// are mapped with `dma_map_sgtable()`.
+    pub fn from_user(
+        dev: &'a Device<Bound>,
+        addr: usize,
+        len: usize,
+        dir: DataDirection,
+    ) -> Result<Self, P2pError> {
+        let end = addr.checked_add(len).ok_or(P2pError::InvalidRange)?;
+        if len == 0 || len > MAX_P2P_BYTES || end > crate::pin::user_end() {
+            return Err(P2pError::InvalidRange);
+        }
+        let first = addr & !(PAGE_SIZE - 1);
+        let npages = (end - first).div_ceil(PAGE_SIZE);
+        let mut pages = KVVec::with_capacity(npages, GFP_KERNEL)?;
+        let mut flags = bindings::FOLL_PCI_P2PDMA;
+        if dir != DataDirection::ToDevice {
+            flags |= bindings::FOLL_WRITE;
+        }
+        // SAFETY: `pages` has room for `npages` pointers; no mmap lock is held.
+        let got = unsafe {
+            bindings::pin_user_pages_fast(
+                first as c_ulong,
+                i32::try_from(npages).map_err(|_| P2pError::InvalidRange)?,
+                flags,
+                pages.spare_capacity_mut().as_mut_ptr().cast(),
+            )
+        };
+        if got < 0 {
+            return Err(P2pError::Kernel(Error::from_errno(got)));
+        }
+        // SAFETY: The kernel initialised and pinned the first `got` entries.
+        unsafe { pages.inc_len(got as usize) };
+        // INVARIANT: `pages` holds what was just pinned.
+        let pin = ShortPin {
+            pages,
+            dirty: dir != DataDirection::ToDevice,
+        };
+        if pin.pages.len() != npages {
+            return Err(P2pError::Incomplete);
+        }
+        check_reachable(dev, &pin.pages)?;
+        // SAFETY: The slice is the heap buffer of `pin.pages`, which is neither freed nor changed
+        // until `pin` is dropped, after the mapping (type invariant); it does not move with `pin`.
+        let pages: &'a [*mut bindings::page] =
+            unsafe { &*core::ptr::from_ref::<[*mut bindings::page]>(&pin.pages) };
+        // SAFETY: `pin` keeps the pages pinned until it is dropped, after the mapping.
+        let mapping = unsafe { DmaMapping::new(pages, addr - first, len, dev, dir) }?;
+        let limits = SegmentLimits::of(dev);
+        let mut segments = KVec::new();
+        for (seg, bus) in mapping.segments_marked() {
+            let kind = if bus {
+                SegmentKind::BusAddr
+            } else {
+                SegmentKind::HostMapped
+            };
+            push_segment(
+                &mut segments,
+                P2pSegment::new(seg.addr, seg.len, kind),
+                limits,
+            )?;
+        }
+        stats::GLOBAL.p2p_mapped(segments.len());
+        // INVARIANT: As built above.
+        Ok(Self {
+            mapping: ManuallyDrop::new(mapping),
+            pin: ManuallyDrop::new(pin),
+            segments,
+            dir,
+            len,
+        })
+    }
+
+    /// The segments, in the order of the range.
+    pub fn segments(&self) -> &[P2pSegment] {
+        &self.segments
+    }
+
+    /// The direction the list was mapped for.
+    pub fn direction(&self) -> DataDirection {
+        self.dir
+    }
+
+    /// The number of bytes the list covers.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true: a list covers at least one byte.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for DmaOnlySgt<'_> {
+    fn drop(&mut self) {
+        stats::GLOBAL.p2p_unmapped(self.segments.len());
+        // SAFETY: Dropped once, here, mapping first (type invariant), then the pins under it.
+        unsafe {
+            ManuallyDrop::drop(&mut self.mapping);
+            ManuallyDrop::drop(&mut self.pin);
+        }
+    }
+}
+
+/// Checks that every peer-memory provider of `pages` can reach `dev`.
+fn check_reachable(dev: &Device<Bound>, pages: &[*mut bindings::page]) -> Result<(), P2pError> {
+    let client = raw_device(dev);
+    let mut last_provider = core::ptr::null_mut();
+    for &page in pages {
+        // SAFETY: The page is pinned by the caller.
+        if !unsafe { helpers::rgup_helper_page_is_p2pdma(page) } {
+            continue;
+        }
+        // SAFETY: As above; the provider reference is put below.
+        let provider = unsafe { helpers::rgup_helper_p2pdma_provider_get(page) };
+        if provider.is_null() {
+            return Err(P2pError::Unreachable);
+        }
+        let reachable = provider == last_provider || {
+            // SAFETY: `provider` is a referenced PCI device, `client` a bound device.
+            unsafe { helpers::rgup_helper_p2pdma_distance(provider, client) >= 0 }
+        };
+        // SAFETY: Drops the reference taken above.
+        unsafe { helpers::rgup_helper_pci_dev_put(provider) };
+        if !reachable {
+            return Err(P2pError::Unreachable);
+        }
+        last_provider = provider;
+    }
+    Ok(())
+}
+
+#[kunit_tests(rgup_p2p)]
+mod tests {
+    use super::*;
+    use SegmentKind::{
+        BusAddr,
+        HostMapped, //
+    };
+
+    const NO_LIMITS: SegmentLimits = SegmentLimits {
+        max_size: usize::MAX,
+        boundary_mask: u64::MAX,
+    };
+
+    fn push_all(segs: &[(u64, usize, SegmentKind)], limits: SegmentLimits) -> KVec<P2pSegment> {
+        let mut out = KVec::new();
+        for &(a, l, k) in segs {
+            push_segment(&mut out, P2pSegment::new(a, l, k), limits).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn contiguous_same_kind_merges() {
+        let out = push_all(
+            &[
+                (0x1000, 0x1000, BusAddr),
+                (0x2000, 0x1000, BusAddr),
+                (0x3000, 0x800, BusAddr),
+            ],
+            NO_LIMITS,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].dma_address(), out[0].len()), (0x1000, 0x2800));
+    }
+
+    #[test]
+    fn gaps_and_kinds_do_not_merge() {
+        let out = push_all(
+            &[
+                (0x1000, 0x1000, BusAddr),
+                (0x3000, 0x1000, BusAddr),
+                (0x4000, 0x1000, HostMapped),
+            ],
+            NO_LIMITS,
+        );
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[2].kind(), HostMapped);
+    }
+
+    #[test]
+    fn max_size_splits() {
+        let limits = SegmentLimits {
+            max_size: 0x1000,
+            boundary_mask: u64::MAX,
+        };
+        let out = push_all(&[(0x10000, 0x2800, HostMapped)], limits);
+        assert_eq!(out.len(), 3);
+        assert_eq!((out[2].dma_address(), out[2].len()), (0x12000, 0x800));
+        assert!(out.iter().all(|s| s.len() <= 0x1000));
+    }
+
+    #[test]
+    fn boundary_splits() {
+        let limits = SegmentLimits {
+            max_size: usize::MAX,
+            boundary_mask: 0xffff,
+        };
+        let out = push_all(&[(0xf800, 0x1000, BusAddr)], limits);
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[0].dma_address(), out[0].len()), (0xf800, 0x800));
+        assert_eq!((out[1].dma_address(), out[1].len()), (0x10000, 0x800));
+    }
+
+    #[test]
+    fn top_of_address_space() {
+        let out = push_all(&[(u64::MAX - 0xfff, 0x1000, BusAddr)], NO_LIMITS);
+        assert_eq!(out.len(), 1);
+        let limits = SegmentLimits {
+            max_size: usize::MAX,
+            boundary_mask: 0xfff,
+        };
+        let out = push_all(&[(u64::MAX - 0x1fff, 0x2000, BusAddr)], limits);
+        assert_eq!(out.len(), 2);
+        // Empty segments add nothing.
+        assert!(push_all(&[(0x1000, 0, BusAddr)], NO_LIMITS).is_empty());
+    }
+
+    #[test]
+    fn errors_map_to_errnos() {
+        assert_eq!(P2pError::Unreachable.to_errno(), EREMOTEIO);
+        assert_eq!(P2pError::InvalidRange.to_errno(), EINVAL);
+        assert_eq!(P2pError::Incomplete.to_errno(), EFAULT);
+        assert_eq!(P2pError::Kernel(ENOMEM).to_errno(), ENOMEM);
+    }
+
+    #[test]
+    fn system_ram_maps_host_mapped() -> Result {
+        let dev = crate::testing::DmaDevice::new()?;
+        let len = 3 * PAGE_SIZE;
+        let addr = crate::testing::user_buffer(len)?;
+        assert!(matches!(
+            DmaOnlySgt::from_user(dev.dev(), addr, 0, DataDirection::ToDevice),
+            Err(P2pError::InvalidRange)
+        ));
+        let sgt = DmaOnlySgt::from_user(dev.dev(), addr + 10, len - 20, DataDirection::FromDevice)?;
+        assert_eq!(sgt.len(), len - 20);
+        assert!(!sgt.segments().is_empty());
+        assert!(sgt.segments().iter().all(|s| s.kind() == HostMapped));
+        assert_eq!(
+            sgt.segments().iter().map(|s| s.len()).sum::<usize>(),
+            len - 20
+        );
+        let p2p = stats::GLOBAL.p2p_segments();
+        drop(sgt);
+        assert!(stats::GLOBAL.p2p_segments() < p2p);
+        Ok(())
+    }
+}
