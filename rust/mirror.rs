@@ -54,7 +54,6 @@ use kernel::{
         Mm,
         MmWithUser, //
     },
-    new_mutex,
     page::{
         BorrowedPage,
         PAGE_SHIFT,
@@ -77,6 +76,11 @@ use kernel::{
     },
     types::Opaque,
 };
+
+/// The lockdep name of every mirror's lock. A `static`, not a literal: `Mirror<T>` is
+/// instantiated in the crates of its drivers, and a literal would be copied into each, giving the
+/// one lock class several names (which lockdep reports).
+static MIRROR_LOCK_NAME: &CStr = c"rgup_mirror";
 
 /// How long a fault or a snapshot keeps retrying while invalidations collide with it, in
 /// milliseconds (`HMM_RANGE_DEFAULT_TIMEOUT`); past it, the call fails with `EBUSY`.
@@ -582,10 +586,16 @@ impl<T: MirrorOps> Mirror<T> {
             len != 0 && (start | len) & (PAGE_SIZE - 1) == 0 && end <= crate::pin::user_end()
         });
         try_pin_init!(Self {
-            inner <- new_mutex!(pin_init!(Inner {
-                ops <- ops,
-                table <- Table::new(),
-            })),
+            inner <- Mutex::new(
+                pin_init!(Inner {
+                    ops <- ops,
+                    table <- Table::new(),
+                }),
+                MIRROR_LOCK_NAME,
+                // One class for every mirror: the static of a generic function is shared by all
+                // its instances, in whichever crate they are compiled.
+                kernel::static_lock_class!(),
+            ),
             counters: Counters::new(),
             start,
             end: end.ok_or(EINVAL)?,

@@ -152,7 +152,7 @@ if [ -n "${UPSTREAM_MM:-}" ] && [ -c /dev/rgup_gup_test ]; then
 		fi
 		echo "# running upstream $t against upstream gup_test (control)"
 		upstream_mm "$t" upstream > "$out/upstream-$t-control.log" 2>&1
-		if [ -s "$out/upstream-$t-rgup.tap" ] &&
+		if [ -n "$(results_of "$out/upstream-$t-rgup.tap")" ] &&
 		   diff <(results_of "$out/upstream-$t-rgup.tap") \
 			<(results_of "$out/upstream-$t-control.log") > "$out/upstream-$t.diff"; then
 			result ok "upstream $t: rgup's results identical to upstream gup_test's"
@@ -193,7 +193,7 @@ if [ -x "${UPSTREAM_MM:-}/hmm-tests" ] && [ -c /dev/rgup_dmirror0 ] &&
 	fi
 	echo "# running upstream hmm-tests against upstream test_hmm (control)"
 	hmm_tests upstream > "$out/upstream-hmm-tests-control.log" 2>&1
-	if [ -s "$out/upstream-hmm-tests-rgup.tap" ] &&
+	if [ -n "$(results_of "$out/upstream-hmm-tests-rgup.tap")" ] &&
 	   diff <(results_of "$out/upstream-hmm-tests-rgup.tap") \
 		<(results_of "$out/upstream-hmm-tests-control.log") > "$out/upstream-hmm-tests.diff"; then
 		result ok "upstream hmm-tests: rgup's results identical to upstream test_hmm's"
