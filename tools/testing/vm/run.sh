@@ -109,7 +109,9 @@ set -e
 
 # The patterns of a kernel splat (a WARN, a BUG, an oops, a sanitizer or
 # lockdep report); the runner never lets one pass.
-splat_re='WARNING:|BUG:|Oops|KASAN|UBSAN|lockdep|possible circular locking|inconsistent lock state|Call Trace:|kernel BUG at|general protection fault|kmemleak: .*new suspected'
+# Lockdep reports are matched by their titles, not the word "lockdep", which a
+# debug kernel also prints at boot ("RCU lockdep checking is enabled").
+splat_re='WARNING:|BUG:|Oops|KASAN|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|bad unlock balance|held lock freed|Call Trace:|kernel BUG at|general protection fault|kmemleak: .*new suspected'
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 	echo "rgup: vm: timed out after ${timeout}s" | tee -a "$log" >&2
 	rc=124
