@@ -112,6 +112,8 @@ for t in "$tests"/rgup_*_test "$tests"/rgup_*.sh; do
 	      fi ;;
 	esac
 	name=$(basename "$t")
+	# rgup_p2p_test needs the P2P topology: guest-p2p.sh runs it.
+	[ "$name" != rgup_p2p_test ] || continue
 	echo "# running $name"
 	(cd "$tests" && timeout 600 "$t") > "$out/$name.tap" 2>&1
 	rc=$?

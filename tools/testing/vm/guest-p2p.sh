@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Inside a VM booted with run.sh --p2p (or --p2p-split): the P2P topology
+# checks, then rgup::p2p end to end through the edu sample driver.
+#
+#   guest-p2p.sh OUTDIR [split]
+#
+# Writes p2p-topology.tap (switch boot only), rgup_p2p_test[-split].tap and
+# p2p-guest[-split].tap (module loads, nothing held afterwards) into OUTDIR.
+
+set -u
+out=${1:?usage: guest-p2p.sh OUTDIR [split]}
+split=${2:-}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+sfx=${split:+-split}
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+[ -n "$split" ] || "$here/guest-p2p-topology.sh" "$out/p2p-topology.tap"
+
+n=0 lines=()
+result() { # result ok|not-ok DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" = ok ]; then lines+=("ok $n $2"); else lines+=("not ok $n $2"); fi
+}
+pins() { # FOLL_PIN pins held now (see guest-check.sh)
+	local k v a=0 r=0
+	echo 1 > /proc/sys/vm/stat_refresh
+	while read -r k v; do
+		case $k in
+		nr_foll_pin_acquired) a=$v ;;
+		nr_foll_pin_released) r=$v ;;
+		esac
+	done < /proc/vmstat
+	echo $((a - r))
+}
+
+before=$(pins)
+if insmod "$root/rgup.ko" && insmod "$root/rgup_sample_p2p.ko"; then
+	result ok "insmod rgup.ko rgup_sample_p2p.ko"
+else
+	result not-ok "insmod rgup.ko rgup_sample_p2p.ko"
+fi
+if [ -c /dev/rgup_sample_p2p ] && dmesg | grep -q "rgup_sample_p2p.*edu .* bound"; then
+	result ok "the sample bound QEMU's edu"
+else
+	result not-ok "the sample did not bind QEMU's edu"
+fi
+(cd "$root/tools/testing/selftests/rgup" && RGUP_P2P_SPLIT=$split timeout 300 ./rgup_p2p_test) \
+	> "$out/rgup_p2p_test$sfx.tap" 2>&1
+held=$(grep -E '^p2p_(lists|segments): ' /sys/kernel/debug/rgup/stats | grep -v ': 0$')
+if [ -z "$held" ]; then
+	result ok "no DMA-only list outstanding"
+else
+	result not-ok "still held: $(echo $held)"
+fi
+rmmod rgup_sample_p2p rgup || result not-ok "rmmod"
+for _ in $(seq 50); do
+	after=$(pins)
+	[ "$after" -gt "$before" ] || break
+	sleep 0.1
+done
+if [ "$after" -le "$before" ]; then
+	result ok "FOLL_PIN pins back to $before"
+else
+	result not-ok "FOLL_PIN leak: $((after - before)) pins"
+fi
+{
+	echo "TAP version 13"
+	echo "1..$n"
+	printf '%s\n' "${lines[@]}"
+} > "$out/p2p-guest$sfx.tap"
+cat "$out/p2p-guest$sfx.tap"
