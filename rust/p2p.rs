@@ -208,6 +208,9 @@ pub enum P2pError {
     Unreachable,
     /// The pin was short: part of the range is not mapped, or not pinnable: `EFAULT`.
     Incomplete,
+    /// No published P2P memory is reachable from the client ([`DmaOnlySgt::from_p2pmem`]):
+    /// `ENODEV`.
+    NoProvider,
     /// The kernel refused (pinning, allocation or mapping) with this errno.
     Kernel(Error),
 }
@@ -219,6 +222,7 @@ impl P2pError {
             P2pError::InvalidRange => EINVAL,
             P2pError::Unreachable => EREMOTEIO,
             P2pError::Incomplete => EFAULT,
+            P2pError::NoProvider => ENODEV,
             P2pError::Kernel(e) => e,
         }
     }
@@ -266,19 +270,65 @@ impl Drop for ShortPin {
     }
 }
 
-/// A DMA-only scatterlist: the segments one bound device uses to reach (peer) memory.
-///
-/// Owns its mapping (and the pins under it): dropping it unmaps and unpins. It borrows the
-/// client device, so the driver cannot unbind while a list is alive.
+/// Memory taken from a provider's P2P pool (`pci_alloc_p2pmem()`); returned on drop.
 ///
 /// # Invariants
 ///
-/// `mapping` maps exactly the pages of `pin` for `dev` in `dir`; `segments` are its DMA
-/// segments, merged and split by [`push_segment`] with `dev`'s limits. `mapping` is dropped
-/// before `pin`.
+/// `vaddr` is an allocation of `size` bytes from `provider`'s pool, and `pages` its pages;
+/// `provider` is referenced.
+struct P2pAlloc {
+    provider: *mut bindings::pci_dev,
+    vaddr: *mut kernel::ffi::c_void,
+    size: usize,
+    pages: KVVec<*mut bindings::page>,
+}
+
+impl Drop for P2pAlloc {
+    fn drop(&mut self) {
+        // SAFETY: Allocated from `provider`, which is referenced (type invariant).
+        unsafe {
+            bindings::pci_free_p2pmem(self.provider, self.vaddr, self.size);
+            helpers::rgup_helper_pci_dev_put(self.provider);
+        }
+    }
+}
+
+/// What keeps the pages of a list alive while it is mapped.
+enum Backing {
+    /// A user range, pinned short-term.
+    User(ShortPin),
+    /// A provider's P2P memory, allocated for the list.
+    P2pmem(P2pAlloc),
+}
+
+impl Backing {
+    fn pages(&self) -> &[*mut bindings::page] {
+        match self {
+            Backing::User(pin) => &pin.pages,
+            Backing::P2pmem(alloc) => &alloc.pages,
+        }
+    }
+}
+
+// SAFETY: Pins and P2P allocations may be released from any thread.
+unsafe impl Send for Backing {}
+// SAFETY: Shared references only read the page array.
+unsafe impl Sync for Backing {}
+
+/// A DMA-only scatterlist: the segments one bound device uses to reach (peer) memory.
+///
+/// Owns its mapping and the memory under it (pins of a user range, or a P2P allocation):
+/// dropping it unmaps, then unpins or frees. It borrows the client device, so the driver cannot
+/// unbind while a list is alive.
+///
+/// # Invariants
+///
+/// `mapping` maps exactly the pages of `backing` (from `offset` in the first, `len` bytes) for
+/// the client in `dir`; `segments` are its DMA segments, merged and split by [`push_segment`]
+/// with the client's limits. `mapping` is dropped before `backing`.
 pub struct DmaOnlySgt<'a> {
     mapping: ManuallyDrop<DmaMapping<'a>>,
-    pin: ManuallyDrop<ShortPin>,
+    backing: ManuallyDrop<Backing>,
     segments: KVec<P2pSegment>,
     dir: DataDirection,
     len: usize,
@@ -331,12 +381,68 @@ impl<'a> DmaOnlySgt<'a> {
             return Err(P2pError::Incomplete);
         }
         check_reachable(dev, &pin.pages)?;
-        // SAFETY: The slice is the heap buffer of `pin.pages`, which is neither freed nor changed
-        // until `pin` is dropped, after the mapping (type invariant); it does not move with `pin`.
+        Self::map(dev, Backing::User(pin), addr - first, len, dir)
+    }
+
+    /// Allocates `len` bytes of P2P memory from the published provider closest to `dev`
+    /// (`pci_p2pmem_find()`, `pci_alloc_p2pmem()`) and maps them for `dev`: memory that only
+    /// devices ever touch, such as a staging buffer between two peers. The memory is returned
+    /// to the provider when the list is dropped.
+    ///
+    /// [`P2pError::NoProvider`] when no published P2P memory is reachable from `dev`;
+    /// `ENOMEM` when the provider's pool is exhausted.
+    pub fn from_p2pmem(
+        dev: &'a Device<Bound>,
+        len: usize,
+        dir: DataDirection,
+    ) -> Result<Self, P2pError> {
+        if len == 0 || len > MAX_P2P_BYTES {
+            return Err(P2pError::InvalidRange);
+        }
+        let size = len.next_multiple_of(PAGE_SIZE);
+        // SAFETY: `dev` is a bound device; the reference is kept by the allocation below.
+        let provider = unsafe { helpers::rgup_helper_p2pmem_find_get(raw_device(dev)) };
+        if provider.is_null() {
+            return Err(P2pError::NoProvider);
+        }
+        // SAFETY: `provider` is a referenced P2P provider.
+        let vaddr = unsafe { bindings::pci_alloc_p2pmem(provider, size) };
+        if vaddr.is_null() {
+            // SAFETY: The reference taken above.
+            unsafe { helpers::rgup_helper_pci_dev_put(provider) };
+            return Err(P2pError::Kernel(ENOMEM));
+        }
+        let mut alloc = P2pAlloc {
+            provider,
+            vaddr,
+            size,
+            pages: KVVec::new(),
+        };
+        for off in (0..size).step_by(PAGE_SIZE) {
+            // SAFETY: `vaddr + off` is inside the allocation, P2P memory with `struct page`s
+            // (mapped by `devm_memremap_pages()`).
+            let page =
+                unsafe { helpers::rgup_helper_virt_to_page(vaddr.cast::<u8>().add(off).cast()) };
+            alloc.pages.push(page, GFP_KERNEL)?;
+        }
+        Self::map(dev, Backing::P2pmem(alloc), 0, len, dir)
+    }
+
+    /// Maps the pages of `backing` and collects the segments.
+    fn map(
+        dev: &'a Device<Bound>,
+        backing: Backing,
+        offset: usize,
+        len: usize,
+        dir: DataDirection,
+    ) -> Result<Self, P2pError> {
+        // SAFETY: The slice is the heap buffer of the backing's page array, which is neither
+        // freed nor changed until the backing is dropped, after the mapping (type invariant);
+        // it does not move with `backing`.
         let pages: &'a [*mut bindings::page] =
-            unsafe { &*core::ptr::from_ref::<[*mut bindings::page]>(&pin.pages) };
-        // SAFETY: `pin` keeps the pages pinned until it is dropped, after the mapping.
-        let mapping = unsafe { DmaMapping::new(pages, addr - first, len, dev, dir) }?;
+            unsafe { &*core::ptr::from_ref::<[*mut bindings::page]>(backing.pages()) };
+        // SAFETY: `backing` keeps the pages alive until it is dropped, after the mapping.
+        let mapping = unsafe { DmaMapping::new(pages, offset, len, dev, dir) }?;
         let limits = SegmentLimits::of(dev);
         let mut segments = KVec::new();
         for (seg, bus) in mapping.segments_marked() {
@@ -355,7 +461,7 @@ impl<'a> DmaOnlySgt<'a> {
         // INVARIANT: As built above.
         Ok(Self {
             mapping: ManuallyDrop::new(mapping),
-            pin: ManuallyDrop::new(pin),
+            backing: ManuallyDrop::new(backing),
             segments,
             dir,
             len,
@@ -386,10 +492,10 @@ impl<'a> DmaOnlySgt<'a> {
 impl Drop for DmaOnlySgt<'_> {
     fn drop(&mut self) {
         stats::GLOBAL.p2p_unmapped(self.segments.len());
-        // SAFETY: Dropped once, here, mapping first (type invariant), then the pins under it.
+        // SAFETY: Dropped once, here, mapping first (type invariant), then the memory under it.
         unsafe {
             ManuallyDrop::drop(&mut self.mapping);
-            ManuallyDrop::drop(&mut self.pin);
+            ManuallyDrop::drop(&mut self.backing);
         }
     }
 }
@@ -514,6 +620,7 @@ mod tests {
         assert_eq!(P2pError::Unreachable.to_errno(), EREMOTEIO);
         assert_eq!(P2pError::InvalidRange.to_errno(), EINVAL);
         assert_eq!(P2pError::Incomplete.to_errno(), EFAULT);
+        assert_eq!(P2pError::NoProvider.to_errno(), ENODEV);
         assert_eq!(P2pError::Kernel(ENOMEM).to_errno(), ENOMEM);
     }
 
@@ -537,6 +644,11 @@ mod tests {
         let p2p = stats::GLOBAL.p2p_segments();
         drop(sgt);
         assert!(stats::GLOBAL.p2p_segments() < p2p);
+        // A faux device is no PCI client: no P2P memory can be reachable from it.
+        assert!(matches!(
+            DmaOnlySgt::from_p2pmem(dev.dev(), PAGE_SIZE, DataDirection::ToDevice),
+            Err(P2pError::NoProvider)
+        ));
         Ok(())
     }
 }

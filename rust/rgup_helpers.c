@@ -274,6 +274,16 @@ int rgup_helper_p2pdma_distance(struct pci_dev *provider, struct device *client)
 	return pci_p2pdma_distance(provider, client, false);
 }
 
+struct pci_dev *rgup_helper_p2pmem_find_get(struct device *client)
+{
+	return pci_p2pmem_find(client);
+}
+
+struct page *rgup_helper_virt_to_page(void *addr)
+{
+	return virt_to_page(addr);
+}
+
 void rgup_helper_pci_dev_put(struct pci_dev *pdev)
 {
 	pci_dev_put(pdev);

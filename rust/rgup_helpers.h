@@ -129,6 +129,12 @@ struct pci_dev *rgup_helper_p2pdma_provider_get(struct page *page);
 /* pci_p2pdma_distance(provider, client, false) */
 int rgup_helper_p2pdma_distance(struct pci_dev *provider, struct device *client);
 
+/* pci_p2pmem_find(client): the closest published provider, referenced, or NULL */
+struct pci_dev *rgup_helper_p2pmem_find_get(struct device *client);
+
+/* virt_to_page() */
+struct page *rgup_helper_virt_to_page(void *addr);
+
 /* pci_dev_put() */
 void rgup_helper_pci_dev_put(struct pci_dev *pdev);
 

@@ -17,10 +17,17 @@
 //!         __u64 dst_dma;
 //! };
 //! #define RGUP_SAMPLE_P2P_COPY _IOWR('r', 0x20, struct rgup_sample_p2p_copy)
+//! #define RGUP_SAMPLE_P2P_STAGE _IOWR('r', 0x21, struct rgup_sample_p2p_copy)
 //! ```
 //!
-//! It maps `src` for the device to read and `dst` for it to write, then runs the engine: each
-//! source segment into the buffer, the buffer out to each destination segment. Errors are rgup's
+//! `COPY` maps `src` for the device to read and `dst` for it to write, then runs the engine:
+//! each source segment into the buffer, the buffer out to each destination segment.
+//!
+//! `STAGE` moves `src` to `dst` (at most 1024 bytes) through P2P memory that only devices touch:
+//! it allocates a staging area from the published provider closest to `edu`
+//! ([`DmaOnlySgt::from_p2pmem`]), and runs the engine `src` -> buffer, buffer -> staging area,
+//! staging area -> the other half of the buffer, that half -> `dst`; `dst_kind`/`dst_dma`
+//! describe the staging area. Errors are rgup's
 //! (`EREMOTEIO` when the memory's provider cannot reach `edu`), `ENODEV` without a bound `edu`,
 //! `ETIMEDOUT` if the engine does not finish.
 
@@ -290,6 +297,7 @@ unsafe impl FromBytes for CopyArgs {}
 unsafe impl AsBytes for CopyArgs {}
 
 const RGUP_SAMPLE_P2P_COPY: u32 = _IOWR::<CopyArgs>('r' as u32, 0x20);
+const RGUP_SAMPLE_P2P_STAGE: u32 = _IOWR::<CopyArgs>('r' as u32, 0x21);
 
 struct P2pFile;
 
@@ -302,14 +310,21 @@ impl MiscDevice for P2pFile {
     }
 
     fn ioctl(_me: &P2pFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        if cmd != RGUP_SAMPLE_P2P_COPY {
-            return Err(ENOTTY);
-        }
+        let staged = match cmd {
+            RGUP_SAMPLE_P2P_COPY => false,
+            RGUP_SAMPLE_P2P_STAGE => true,
+            _ => return Err(ENOTTY),
+        };
         let user = UserSlice::new(UserPtr::from_addr(arg), size_of::<CopyArgs>());
         let (mut reader, mut writer) = user.reader_writer();
         let mut args: CopyArgs = reader.read()?;
         let len = usize::try_from(args.len).map_err(|_| EINVAL)?;
-        if len == 0 || len > regs::BUFFER_SIZE {
+        let max = if staged {
+            regs::BUFFER_SIZE / 2
+        } else {
+            regs::BUFFER_SIZE
+        };
+        if len == 0 || len > max {
             return Err(EINVAL);
         }
         let edu = EDU.lock();
@@ -319,10 +334,20 @@ impl MiscDevice for P2pFile {
         let dev: &kernel::device::Device<Bound> = pdev.as_ref();
         let src = DmaOnlySgt::from_user(dev, addr(args.src)?, len, DataDirection::ToDevice)?;
         let dst = DmaOnlySgt::from_user(dev, addr(args.dst)?, len, DataDirection::FromDevice)?;
-        run(regs, src.segments(), false)?;
-        run(regs, dst.segments(), true)?;
         (args.src_kind, args.src_dma) = first(&src);
-        (args.dst_kind, args.dst_dma) = first(&dst);
+        if staged {
+            let stage = DmaOnlySgt::from_p2pmem(dev, len, DataDirection::Bidirectional)?;
+            let other_half = (regs::BUFFER_SIZE / 2) as u64;
+            run(regs, src.segments(), false, 0)?;
+            run(regs, stage.segments(), true, 0)?;
+            run(regs, stage.segments(), false, other_half)?;
+            run(regs, dst.segments(), true, other_half)?;
+            (args.dst_kind, args.dst_dma) = first(&stage);
+        } else {
+            run(regs, src.segments(), false, 0)?;
+            run(regs, dst.segments(), true, 0)?;
+            (args.dst_kind, args.dst_dma) = first(&dst);
+        }
         writer.write(&args)?;
         Ok(0)
     }
@@ -341,9 +366,10 @@ fn first(sgt: &DmaOnlySgt<'_>) -> (u32, u64) {
     }
 }
 
-/// Runs the engine once per segment: into the buffer (`to_ram` false) or out of it.
-fn run(bar: &EduRegs, segments: &[P2pSegment], to_ram: bool) -> Result {
-    let mut offset = 0u64;
+/// Runs the engine once per segment: into the buffer from `base` on (`to_ram` false), or out
+/// of it.
+fn run(bar: &EduRegs, segments: &[P2pSegment], to_ram: bool, base: u64) -> Result {
+    let mut offset = base;
     for seg in segments {
         let (src, dst, cmd) = if to_ram {
             (

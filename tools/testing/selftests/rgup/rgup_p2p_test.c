@@ -31,6 +31,7 @@ struct rgup_sample_p2p_copy {
 };
 
 #define RGUP_SAMPLE_P2P_COPY _IOWR('r', 0x20, struct rgup_sample_p2p_copy)
+#define RGUP_SAMPLE_P2P_STAGE _IOWR('r', 0x21, struct rgup_sample_p2p_copy)
 #define KIND_BUS 1
 #define KIND_HOST 2
 #define LEN 2048	/* the sample's limit */
@@ -41,6 +42,7 @@ FIXTURE(p2p)
 	int fd;
 	int split;
 	unsigned long long cmb_start, cmb_end;
+	char dev[512];		/* the provider's sysfs directory */
 	unsigned char *cmb;	/* 2 pages of the NVMe's CMB */
 	size_t cmb_len;
 };
@@ -109,6 +111,7 @@ FIXTURE_SETUP(p2p)
 		SKIP(return, "/dev/rgup_sample_p2p missing: load rgup_sample_p2p.ko");
 	if (!find_p2pmem(dev, sizeof(dev)))
 		SKIP(return, "no published p2pmem: boot with run.sh --p2p");
+	snprintf(self->dev, sizeof(self->dev), "%s", dev);
 	ASSERT_EQ(0, bar2(dev, &self->cmb_start, &self->cmb_end));
 	snprintf(path, sizeof(path), "%s/p2pmem/allocate", dev);
 	afd = open(path, O_RDWR);
@@ -127,13 +130,19 @@ FIXTURE_TEARDOWN(p2p)
 		close(self->fd);
 }
 
-static int copy(int fd, void *src, void *dst, size_t len, struct rgup_sample_p2p_copy *c)
+static int cmd(int fd, unsigned long req, void *src, void *dst, size_t len,
+	       struct rgup_sample_p2p_copy *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->src = (uintptr_t)src;
 	c->dst = (uintptr_t)dst;
 	c->len = len;
-	return ioctl(fd, RGUP_SAMPLE_P2P_COPY, c) ? -errno : 0;
+	return ioctl(fd, req, c) ? -errno : 0;
+}
+
+static int copy(int fd, void *src, void *dst, size_t len, struct rgup_sample_p2p_copy *c)
+{
+	return cmd(fd, RGUP_SAMPLE_P2P_COPY, src, dst, len, c);
 }
 
 static void pattern(unsigned char *p, size_t len, unsigned int seed)
@@ -227,6 +236,51 @@ TEST_F(p2p, unreachable_is_eremoteio)
 	free(ram);
 }
 
+/*
+ * RAM -> edu -> P2P memory allocated in the kernel from the closest provider
+ * (DmaOnlySgt::from_p2pmem) -> edu -> RAM: the data made the round trip
+ * through the NVMe's CMB, at a bus address inside its BAR; it went back to
+ * the provider's pool.
+ */
+TEST_F(p2p, staged_through_provider_allocation)
+{
+	struct rgup_sample_p2p_copy c;
+	unsigned char *src = aligned_alloc(PAGE, PAGE), *dst = aligned_alloc(PAGE, PAGE);
+	char path[600];
+	long avail_before = -1, avail_after = -2;
+	FILE *f;
+
+	ASSERT_NE(NULL, src);
+	ASSERT_NE(NULL, dst);
+	pattern(src, LEN / 2, 11);
+	memset(dst, 0, LEN / 2);
+	if (self->split) {
+		ASSERT_EQ(-ENODEV, cmd(self->fd, RGUP_SAMPLE_P2P_STAGE, src, dst, LEN / 2, &c));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/p2pmem/available", self->dev);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%ld", &avail_before));
+	fclose(f);
+	ASSERT_EQ(0, cmd(self->fd, RGUP_SAMPLE_P2P_STAGE, src, dst, LEN / 2, &c));
+	ASSERT_EQ(KIND_HOST, c.src_kind);
+	ASSERT_EQ(KIND_BUS, c.dst_kind);
+	ASSERT_GE(c.dst_dma, self->cmb_start);
+	ASSERT_LE(c.dst_dma + LEN / 2 - 1, self->cmb_end);
+	ASSERT_EQ(0, memcmp(src, dst, LEN / 2));
+	ASSERT_EQ(-EINVAL, cmd(self->fd, RGUP_SAMPLE_P2P_STAGE, src, dst, LEN / 2 + 1, &c));
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%ld", &avail_after));
+	fclose(f);
+	ASSERT_EQ(avail_before, avail_after);
+out:
+	ASSERT_EQ(0, stat_of("p2p_lists"));
+	free(src);
+	free(dst);
+}
+
 /* Bad input: the documented errnos, nothing left behind. */
 TEST_F(p2p, bad_input)
 {
@@ -238,7 +292,7 @@ TEST_F(p2p, bad_input)
 	ASSERT_EQ(-EINVAL, copy(self->fd, ram, ram, LEN + 1, &c));
 	ASSERT_EQ(-EFAULT, copy(self->fd, NULL, ram, LEN, &c));
 	ASSERT_EQ(-EINVAL, copy(self->fd, (void *)0xffff888000000000ull, ram, LEN, &c));
-	ASSERT_EQ(-ENOTTY, ioctl(self->fd, _IO('r', 0x21)) ? -errno : 0);
+	ASSERT_EQ(-ENOTTY, ioctl(self->fd, _IO('r', 0x22)) ? -errno : 0);
 	ASSERT_EQ(0, stat_of("p2p_lists"));
 	free(ram);
 }
