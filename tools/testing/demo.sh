@@ -27,5 +27,9 @@ rc=0
 	"$here/vm/guest-demo.sh" > "$out/vm.out" 2>&1 || rc=$?
 # Show what the guest printed, without the kernel's boot chatter.
 sed -n '/^=== /,$p' "$out/vm.out" | grep -v '^\[ *[0-9]*\.[0-9]*\]' | sed -n '/^=== /,/^=== end/p'
+rgup_stage "demo: boot again with the P2P topology (PCIe switch, NVMe CMB, edu)"
+"$here/vm/run.sh" --p2p --out "$out" --log "$out/console-p2p.log" --timeout 600 -- \
+	"$here/vm/guest-demo-p2p.sh" > "$out/vm-p2p.out" 2>&1 || rc=$?
+sed -n '/^=== /,$p' "$out/vm-p2p.out" | grep -v '^\[ *[0-9]*\.[0-9]*\]' | sed -n '/^=== /,/^=== end/p'
 rgup_stage "demo: done (status $rc); full console log: $out/console.log"
 exit "$rc"

@@ -218,6 +218,41 @@ TEST_F(p2p, ram_to_cmb)
 }
 
 /*
+ * One list over RAM and CMB pages at once: a page of RAM followed, at the
+ * next virtual page, by a page of the CMB. The device reads 1024 bytes of
+ * each through one DmaOnlySgt whose segments have different kinds (the
+ * first one host-mapped); the data arrives intact.
+ */
+TEST_F(p2p, one_list_mixing_ram_and_cmb)
+{
+	struct rgup_sample_p2p_copy c;
+	unsigned char *area, *dst = aligned_alloc(PAGE, PAGE), want[LEN];
+	char path[600];
+	int afd;
+
+	if (self->split)
+		SKIP(return, "edu is on another root port");
+	ASSERT_NE(NULL, dst);
+	area = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	snprintf(path, sizeof(path), "%s/p2pmem/allocate", self->dev);
+	afd = open(path, O_RDWR);
+	ASSERT_LE(0, afd);
+	ASSERT_EQ(area + PAGE, mmap(area + PAGE, PAGE, PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_FIXED, afd, 0));
+	close(afd);
+	pattern(want, LEN, 21);
+	memcpy(area + PAGE - LEN / 2, want, LEN);	/* half RAM, half CMB */
+	memset(dst, 0, LEN);
+	ASSERT_EQ(0, copy(self->fd, area + PAGE - LEN / 2, dst, LEN, &c));
+	ASSERT_EQ(KIND_HOST, c.src_kind);
+	ASSERT_EQ(0, memcmp(want, dst, LEN));
+	munmap(area, 2 * PAGE);
+	free(dst);
+	ASSERT_EQ(0, stat_of("p2p_lists"));
+}
+
+/*
  * edu on another root port: the CMB is unreachable (q35's host bridge is not
  * on the P2P allow-list), refused with EREMOTEIO before anything is mapped,
  * and nothing stays pinned or listed.
