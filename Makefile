@@ -37,7 +37,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
-	check demo bench-pin bench-mirror help
+	check demo bench-pin bench-mirror bench-p2p help
 
 all: modules
 
@@ -105,6 +105,9 @@ bench-pin:
 
 bench-mirror:
 	tools/testing/bench/run-bench.sh mirror
+
+bench-p2p:
+	tools/testing/bench/run-bench.sh p2p
 
 help:
 	@sed -n '3,12p' Makefile

@@ -253,17 +253,31 @@ impl From<kernel::alloc::AllocError> for P2pError {
 /// Every entry is a page pinned once by this object and not yet unpinned.
 struct ShortPin {
     pages: KVVec<*mut bindings::page>,
+    /// The device may have written the pages.
     dirty: bool,
+    /// Some pages are peer memory.
+    p2p: bool,
 }
 
 impl Drop for ShortPin {
     fn drop(&mut self) {
+        if !self.p2p || !self.dirty {
+            // SAFETY: The pages are pinned by us (type invariant), all system RAM when dirtied.
+            unsafe {
+                bindings::unpin_user_pages_dirty_lock(
+                    self.pages.as_mut_ptr(),
+                    self.pages.len() as c_ulong,
+                    self.dirty,
+                )
+            };
+            return;
+        }
         for &page in self.pages.iter() {
             let mut one = page;
             // SAFETY: The page is pinned by us (type invariant); system RAM the device may have
             // written is dirtied, peer memory never (it is not page cache).
             unsafe {
-                let dirty = self.dirty && !helpers::rgup_helper_page_is_device(page);
+                let dirty = !helpers::rgup_helper_page_is_device(page);
                 bindings::unpin_user_pages_dirty_lock(&mut one, 1, dirty)
             };
         }
@@ -373,14 +387,15 @@ impl<'a> DmaOnlySgt<'a> {
         // SAFETY: The kernel initialised and pinned the first `got` entries.
         unsafe { pages.inc_len(got as usize) };
         // INVARIANT: `pages` holds what was just pinned.
-        let pin = ShortPin {
+        let mut pin = ShortPin {
             pages,
             dirty: dir != DataDirection::ToDevice,
+            p2p: true, // until checked
         };
         if pin.pages.len() != npages {
             return Err(P2pError::Incomplete);
         }
-        check_reachable(dev, &pin.pages)?;
+        pin.p2p = check_reachable(dev, &pin.pages)?;
         Self::map(dev, Backing::User(pin), addr - first, len, dir)
     }
 
@@ -444,7 +459,7 @@ impl<'a> DmaOnlySgt<'a> {
         // SAFETY: `backing` keeps the pages alive until it is dropped, after the mapping.
         let mapping = unsafe { DmaMapping::new(pages, offset, len, dev, dir) }?;
         let limits = SegmentLimits::of(dev);
-        let mut segments = KVec::new();
+        let mut segments = KVec::with_capacity(mapping.segments().count(), GFP_KERNEL)?;
         for (seg, bus) in mapping.segments_marked() {
             let kind = if bus {
                 SegmentKind::BusAddr
@@ -500,32 +515,43 @@ impl Drop for DmaOnlySgt<'_> {
     }
 }
 
-/// Checks that every peer-memory provider of `pages` can reach `dev`.
-fn check_reachable(dev: &Device<Bound>, pages: &[*mut bindings::page]) -> Result<(), P2pError> {
+/// Checks that every peer-memory provider of `pages` can reach `dev`; returns whether there is
+/// peer memory at all.
+fn check_reachable(dev: &Device<Bound>, pages: &[*mut bindings::page]) -> Result<bool, P2pError> {
     let client = raw_device(dev);
-    let mut last_provider = core::ptr::null_mut();
+    // The provider of the last peer page, referenced: consecutive pages mostly share it.
+    let mut provider: *mut bindings::pci_dev = core::ptr::null_mut();
+    let mut result = Ok(false);
     for &page in pages {
         // SAFETY: The page is pinned by the caller.
         if !unsafe { helpers::rgup_helper_page_is_p2pdma(page) } {
             continue;
         }
-        // SAFETY: As above; the provider reference is put below.
-        let provider = unsafe { helpers::rgup_helper_p2pdma_provider_get(page) };
-        if provider.is_null() {
-            return Err(P2pError::Unreachable);
+        result = Ok(true);
+        // SAFETY: `provider` is NULL or referenced; the page is pinned.
+        if !provider.is_null() && unsafe { helpers::rgup_helper_pci_dev_has_page(provider, page) } {
+            continue;
         }
-        let reachable = provider == last_provider || {
+        if !provider.is_null() {
+            // SAFETY: Drops the reference taken below.
+            unsafe { helpers::rgup_helper_pci_dev_put(provider) };
+        }
+        // SAFETY: The page is pinned; the reference is dropped below or at the end.
+        provider = unsafe { helpers::rgup_helper_p2pdma_provider_get(page) };
+        let reachable = !provider.is_null() && {
             // SAFETY: `provider` is a referenced PCI device, `client` a bound device.
             unsafe { helpers::rgup_helper_p2pdma_distance(provider, client) >= 0 }
         };
-        // SAFETY: Drops the reference taken above.
-        unsafe { helpers::rgup_helper_pci_dev_put(provider) };
         if !reachable {
-            return Err(P2pError::Unreachable);
+            result = Err(P2pError::Unreachable);
+            break;
         }
-        last_provider = provider;
     }
-    Ok(())
+    if !provider.is_null() {
+        // SAFETY: The last reference taken above.
+        unsafe { helpers::rgup_helper_pci_dev_put(provider) };
+    }
+    result
 }
 
 #[kunit_tests(rgup_p2p)]

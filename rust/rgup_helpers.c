@@ -244,6 +244,21 @@ bool rgup_helper_page_is_p2pdma(struct page *page)
 	return is_pci_p2pdma_page(page);
 }
 
+bool rgup_helper_pci_dev_has_page(struct pci_dev *pdev, struct page *page)
+{
+	phys_addr_t phys = page_to_phys(page);
+	int bar;
+
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+		struct resource *res = &pdev->resource[bar];
+
+		if (resource_type(res) == IORESOURCE_MEM &&
+		    phys >= res->start && phys <= res->end)
+			return true;
+	}
+	return false;
+}
+
 /*
  * The provider is private to drivers/pci/p2pdma.c (struct
  * pci_p2pdma_pagemap): find it the public way, as the P2P-capable PCI device
@@ -251,20 +266,12 @@ bool rgup_helper_page_is_p2pdma(struct page *page)
  */
 struct pci_dev *rgup_helper_p2pdma_provider_get(struct page *page)
 {
-	phys_addr_t phys = page_to_phys(page);
 	struct pci_dev *pdev = NULL;
-	int bar;
 
 	for_each_pci_dev(pdev) {
-		if (!rcu_access_pointer(pdev->p2pdma))
-			continue;
-		for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
-			struct resource *res = &pdev->resource[bar];
-
-			if (resource_type(res) == IORESOURCE_MEM &&
-			    phys >= res->start && phys <= res->end)
-				return pdev; /* the iteration's reference */
-		}
+		if (rcu_access_pointer(pdev->p2pdma) &&
+		    rgup_helper_pci_dev_has_page(pdev, page))
+			return pdev; /* the iteration's reference */
 	}
 	return NULL;
 }

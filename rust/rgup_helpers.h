@@ -126,6 +126,9 @@ bool rgup_helper_page_is_p2pdma(struct page *page);
  */
 struct pci_dev *rgup_helper_p2pdma_provider_get(struct page *page);
 
+/* Whether a memory BAR of pdev contains page. */
+bool rgup_helper_pci_dev_has_page(struct pci_dev *pdev, struct page *page);
+
 /* pci_p2pdma_distance(provider, client, false) */
 int rgup_helper_p2pdma_distance(struct pci_dev *provider, struct device *client);
 

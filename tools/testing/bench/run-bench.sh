@@ -3,19 +3,20 @@
 #
 # `make bench-pin`, `make bench-mirror`: boot the test kernel once and run one
 # side-by-side benchmark, rgup against its upstream C counterpart in the same
-# boot (see rgup_pin_bench.c and rgup_mirror_bench.c).
+# boot (see rgup_pin_bench.c, rgup_mirror_bench.c and rgup_p2p_bench.c).
 #
-#   run-bench.sh pin|mirror
+#   run-bench.sh pin|mirror|p2p
 #
 # Under TCG absolute times mean little; read the ratios.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../rgup-env.sh"
 cd "$RGUP_ROOT"
-name=${1:?usage: run-bench.sh pin|mirror}
+name=${1:?usage: run-bench.sh pin|mirror|p2p}
 case $name in
 pin) title="rgup pin + unpin vs upstream gup_test PIN_LONGTERM_BENCHMARK" ;;
 mirror) title="rgup::mirror vs upstream test_hmm (dmirror), the same HMM_DMIRROR_* commands" ;;
+p2p) title="rgup::p2p DmaOnlySgt::from_user vs pin + sg_alloc_table + dma_map_sgtable in C, per map+unmap" ;;
 *) echo "run-bench.sh: unknown benchmark $name" >&2; exit 2 ;;
 esac
 make -s modules
