@@ -210,6 +210,11 @@ pub enum PinError {
         /// Pages asked for.
         wanted: usize,
     },
+    /// The range holds PCI peer-to-peer memory (an `mmap()` of a provider's `p2pmem/allocate`),
+    /// which the kernel never pins long-term (`EREMOTEIO`): `FOLL_LONGTERM` and
+    /// `FOLL_PCI_P2PDMA` exclude each other so that the provider stays hot-unpluggable. Map it
+    /// for the duration of a transfer with [`crate::p2p::DmaOnlySgt`] instead.
+    PeerMemory,
     /// `pin_user_pages*()` itself failed with this errno (`ENOMEM`, `EINTR`, `EAGAIN`, `EFAULT`,
     /// `EHWPOISON`, ...), or an allocation of rgup failed (`ENOMEM`).
     Kernel(Error),
@@ -224,7 +229,20 @@ impl PinError {
             PinError::Hole { .. } | PinError::Incomplete { .. } => EFAULT,
             PinError::Refused { why, .. } => why.to_errno(),
             PinError::OverMemlockLimit { .. } => ENOMEM,
+            PinError::PeerMemory => EREMOTEIO,
             PinError::Kernel(e) => e,
+        }
+    }
+
+    /// The error of a failed `pin_user_pages*()` call: GUP refuses P2P pages without
+    /// `FOLL_PCI_P2PDMA` with `EREMOTEIO` (`try_grab_folio()`), which for a long-term pin can only
+    /// mean peer memory.
+    fn from_gup(ret: i32) -> Self {
+        let e = Error::from_errno(ret);
+        if e == EREMOTEIO {
+            PinError::PeerMemory
+        } else {
+            PinError::Kernel(e)
         }
     }
 }
@@ -586,7 +604,7 @@ impl PinnedPages {
                 )
             };
             if ret < 0 {
-                return Err(PinError::Kernel(Error::from_errno(ret)));
+                return Err(PinError::from_gup(ret));
             }
             // SAFETY: The kernel initialised and pinned the first `ret` entries.
             unsafe { self.pages.inc_len(ret as usize) };
@@ -629,7 +647,7 @@ impl PinnedPages {
                 }
             };
             if ret < 0 {
-                return Err(PinError::Kernel(Error::from_errno(ret as i32)));
+                return Err(PinError::from_gup(ret as i32));
             }
             if ret == 0 {
                 // `pin_user_pages*` return 0 rather than an error for invalid arguments.
@@ -888,6 +906,16 @@ impl Iterator for FolioRuns<'_> {
 #[kunit_tests(rgup_pin)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gup_eremoteio_is_peer_memory() {
+        assert_eq!(PinError::from_gup(-(bindings::EREMOTEIO as i32)), PinError::PeerMemory);
+        assert_eq!(PinError::PeerMemory.to_errno(), EREMOTEIO);
+        assert_eq!(
+            PinError::from_gup(-(bindings::EFAULT as i32)),
+            PinError::Kernel(EFAULT)
+        );
+    }
 
     const END: usize = 0x7fff_ffff_f000;
 

@@ -21,6 +21,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/rgup.h>
+
 #include "kselftest_harness.h"
 
 /* The sample's ABI, as documented in samples/rust/rgup_sample_p2p.rs. */
@@ -314,6 +316,30 @@ out:
 	ASSERT_EQ(0, stat_of("p2p_lists"));
 	free(src);
 	free(dst);
+}
+
+/*
+ * Peer memory is never pinned long-term: rgup::pin through /dev/rgup refuses
+ * the CMB for reading with EREMOTEIO (the kernel's answer, explained by
+ * PinError::PeerMemory); for writing, the mapping (a shared kernfs file with
+ * ->page_mkwrite) is already refused as needing dirty tracking (EFAULT).
+ * Nothing is pinned or charged.
+ */
+TEST_F(p2p, no_long_term_pin_of_peer_memory)
+{
+	struct rgup_pin p = {
+		.size = sizeof(p), .flags = RGUP_PIN_WRITE,
+		.addr = (uintptr_t)self->cmb, .len = PAGE,
+	};
+	int fd = open("/dev/rgup", O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-EFAULT, ioctl(fd, RGUP_IOC_PIN, &p) ? -errno : 0);
+	p.flags = 0;
+	ASSERT_EQ(-EREMOTEIO, ioctl(fd, RGUP_IOC_PIN, &p) ? -errno : 0);
+	ASSERT_EQ(0, stat_of("pins"));
+	ASSERT_EQ(0, stat_of("charged_pages"));
+	close(fd);
 }
 
 /* Bad input: the documented errnos, nothing left behind. */
