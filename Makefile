@@ -37,7 +37,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
-	check demo bench-pin bench-mirror bench-p2p help
+	check check-debug demo bench-pin bench-mirror bench-p2p help
 
 all: modules
 
@@ -95,6 +95,10 @@ kernel:
 
 check:
 	tools/testing/check.sh
+
+# The whole suite on the debug kernel (KASAN, lockdep, kmemleak, ...).
+check-debug:
+	tools/testing/check.sh --debug
 
 demo:
 	tools/testing/demo.sh

@@ -13,16 +13,45 @@
 #   5. count every TAP result and print "N passed, N failed, N skipped"
 #
 # Results and logs go to $RGUP_LOGS/check-<time>/ (printed at the end).
+#
+# `make check-debug` (check.sh --debug) does the same on the debug kernel
+# (tools/testing/kernel/debug.config: KASAN, lockdep, kmemleak, ...): the
+# lint checks are skipped, the modules and kselftests are built in a copy of
+# the tree in the cache (the tree's own build is for the test kernel), the
+# VM runs get longer time limits, and guest-check.sh ends with a kmemleak
+# scan.
 
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+debug=
+if [ "${1:-}" = --debug ]; then
+	debug=1
+	export RGUP_KCONFIG_NAME=debug
+fi
 . "$here/rgup-env.sh"
 cd "$RGUP_ROOT"
 
 "$here/bootstrap.sh" || exit 1
-"$here/kernel/build.sh" test || exit 1
+"$here/kernel/build.sh" "$RGUP_KCONFIG_NAME" || exit 1
 
-out=$RGUP_LOGS/check-$(date +%Y%m%d-%H%M%S)
+# The tree whose modules and selftests the VM runs.
+tree=$RGUP_ROOT
+mm_out=$RGUP_CACHE/build/selftests-mm
+vm_timeout=${RGUP_VM_TIMEOUT:-1200}
+p2p_timeout=600
+if [ -n "$debug" ]; then
+	tree=$RGUP_CACHE/build/debug-tree
+	mm_out=$RGUP_CACHE/build/selftests-mm-debug
+	vm_timeout=${RGUP_VM_TIMEOUT:-3600}
+	p2p_timeout=1200
+	mkdir -p "$tree"
+	# Sources only: tracked and untracked-but-not-ignored files.
+	git ls-files -co --exclude-standard -z |
+		rsync -a --delete-missing-args --from0 --files-from=- ./ "$tree/" || exit 1
+fi
+kmake() { make -C "$tree" KDIR="$RGUP_KBUILD" "$@"; }
+
+out=$RGUP_LOGS/check$([ -z "$debug" ] || echo -debug)-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 host_tap=$out/host.tap
 host_n=0
@@ -45,22 +74,24 @@ host_check() {
 	return 1
 }
 
-host_check "rustfmt --check" make -s rustfmtcheck
-host_check "checkpatch --strict on C sources" make -s checkpatch
-host_check "clippy, warnings are errors" make clippy
+if [ -z "$debug" ]; then
+	host_check "rustfmt --check" make -s rustfmtcheck
+	host_check "checkpatch --strict on C sources" make -s checkpatch
+	host_check "clippy, warnings are errors" make clippy
+fi
 built=0
-host_check "build modules" make modules && built=1
-host_check "build kselftests" make selftests || built=0
+host_check "build modules" kmake modules && built=1
+host_check "build kselftests" kmake selftests || built=0
 host_check "build upstream gup_longterm, cow and hmm-tests from the kernel tree" \
-	make upstream-selftests || built=0
+	kmake upstream-selftests UPSTREAM_MM_OUT="$mm_out" || built=0
 
 vm_rc=skipped
 if [ "$built" = 1 ]; then
 	rgup_stage "check: tests in QEMU"
 	KSRC=$RGUP_KSRC "$here/vm/run.sh" --out "$out" --log "$out/console.log" \
-		--timeout "${RGUP_VM_TIMEOUT:-1200}" -- \
-		env KSRC="$RGUP_KSRC" KBUILD="$RGUP_KBUILD" UPSTREAM_MM="$RGUP_CACHE/build/selftests-mm" \
-		"$here/vm/guest-check.sh" "$out" > "$out/vm.out" 2>&1
+		--timeout "$vm_timeout" -- \
+		env KSRC="$RGUP_KSRC" KBUILD="$RGUP_KBUILD" UPSTREAM_MM="$mm_out" \
+		"$tree/tools/testing/vm/guest-check.sh" "$out" > "$out/vm.out" 2>&1
 	vm_rc=$?
 	tail -n 5 "$out/vm.out" >&2
 fi
@@ -69,12 +100,13 @@ fi
 # root port (unreachable: EREMOTEIO).
 if [ "$built" = 1 ]; then
 	rgup_stage "check: P2P DMA in QEMU (switch)"
-	"$here/vm/run.sh" --p2p --out "$out" --log "$out/console-p2p.log" --timeout 600 -- \
-		"$here/vm/guest-p2p.sh" "$out" > "$out/vm-p2p.out" 2>&1 ||
+	"$here/vm/run.sh" --p2p --out "$out" --log "$out/console-p2p.log" --timeout "$p2p_timeout" -- \
+		"$tree/tools/testing/vm/guest-p2p.sh" "$out" > "$out/vm-p2p.out" 2>&1 ||
 		vm_rc=${vm_rc/#0/p2p}
 	rgup_stage "check: P2P DMA in QEMU (split root ports)"
-	"$here/vm/run.sh" --p2p-split --out "$out" --log "$out/console-p2p-split.log" --timeout 600 -- \
-		"$here/vm/guest-p2p.sh" "$out" split > "$out/vm-p2p-split.out" 2>&1 ||
+	"$here/vm/run.sh" --p2p-split --out "$out" --log "$out/console-p2p-split.log" \
+		--timeout "$p2p_timeout" -- \
+		"$tree/tools/testing/vm/guest-p2p.sh" "$out" split > "$out/vm-p2p-split.out" 2>&1 ||
 		vm_rc=${vm_rc/#0/p2p}
 fi
 

@@ -230,6 +230,22 @@ else
 	result not-ok "FOLL_PIN leak: $((pins_after - pins_before)) pins still held after the run"
 fi
 
+# On a kernel with kmemleak (the debug kernel): scan, twice (a new leak is
+# reported on the second scan that still finds it unreferenced), and fail on
+# any suspected leak.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	sleep 5
+	echo scan > /sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak > "$out/kmemleak.txt"
+	leaks=$(grep -c '^unreferenced object' "$out/kmemleak.txt")
+	if [ "$leaks" = 0 ]; then
+		result ok "kmemleak: 0 suspected leaks after the run"
+	else
+		result not-ok "kmemleak: $leaks suspected leaks (see kmemleak.txt)"
+	fi
+fi
+
 {
 	echo "TAP version 13"
 	echo "1..$inv_n"
