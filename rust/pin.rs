@@ -909,7 +909,10 @@ mod tests {
 
     #[test]
     fn gup_eremoteio_is_peer_memory() {
-        assert_eq!(PinError::from_gup(-(bindings::EREMOTEIO as i32)), PinError::PeerMemory);
+        assert_eq!(
+            PinError::from_gup(-(bindings::EREMOTEIO as i32)),
+            PinError::PeerMemory
+        );
         assert_eq!(PinError::PeerMemory.to_errno(), EREMOTEIO);
         assert_eq!(
             PinError::from_gup(-(bindings::EFAULT as i32)),

@@ -23,7 +23,8 @@
 //! | anything else | `EINVAL`, as upstream |
 //!
 //! Every command checks, as upstream, that `addr` is page-aligned and `npages` non-zero without
-//! wrapping (`EINVAL`), and writes the command back only on success. `mmap()` of the device
+//! wrapping, and (unlike upstream) at most 262144 (`EINVAL`), and writes the command back only on
+//! success. `mmap()` of the device
 //! inserts zeroed pages (a `VM_MIXEDMAP` mapping), as upstream.
 //!
 //! C header: [`lib/test_hmm_uapi.h`](srctree/lib/test_hmm_uapi.h)
@@ -93,7 +94,7 @@ impl MiscDevice for DmirrorFile {
         let end = c
             .addr
             .wrapping_add(c.npages.wrapping_shl(PAGE_SHIFT as u32));
-        if c.addr & (PAGE_SIZE as u64 - 1) != 0 || c.addr >= end {
+        if c.addr & (PAGE_SIZE as u64 - 1) != 0 || c.addr >= end || c.npages > MAX_PAGES {
             return Err(EINVAL);
         }
         c.cpages = 0;
@@ -127,6 +128,10 @@ impl MiscDevice for DmirrorFile {
         Ok(())
     }
 }
+
+/// Most pages one command covers (1 GiB): bounce buffers and snapshots are sized by it. Upstream
+/// has no limit (and warns when `vmalloc()` fails); beyond it rgup answers `EINVAL`.
+const MAX_PAGES: u64 = 1 << 18;
 
 /// The byte length of a command's range.
 fn byte_len(c: &uapi::hmm_dmirror_cmd) -> Result<usize> {

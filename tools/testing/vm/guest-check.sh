@@ -101,7 +101,7 @@ for m in rgup_sample_dma rgup_sample_mirror; do
 	fi
 done
 
-for t in "$tests"/rgup_*_test "$tests"/rgup_*.sh; do
+for t in "$tests"/rgup_*_test "$tests"/rgup_ioctl_fuzz "$tests"/rgup_*.sh; do
 	[ -x "$t" ] || continue
 	# The shell tests unload and reload rgup.ko: nothing may hold it then.
 	case $t in
