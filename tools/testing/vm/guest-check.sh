@@ -210,6 +210,9 @@ fi
 rgup_guest_env_down
 check_nothing_held "after the upstream suites"
 
+# What rgup shows, kept for the kernel-pointer check below.
+cat /sys/kernel/debug/rgup/* > "$out/rgup-debugfs.txt" 2>/dev/null
+dmesg > "$out/dmesg-rgup.txt"
 if rmmod rgup; then
 	result ok "rmmod rgup"
 else
@@ -228,6 +231,19 @@ if [ "$pins_after" -le "$pins_before" ]; then
 	result ok "nr_foll_pin_acquired - nr_foll_pin_released back to $pins_before after the run"
 else
 	result not-ok "FOLL_PIN leak: $((pins_after - pins_before)) pins still held after the run"
+fi
+
+# No kernel pointer in anything rgup shows: its debugfs files and what it
+# (and its samples and compat nodes) logged. Kernel addresses on x86_64 start
+# with ffff; user addresses never do.
+kptr_re='(0x)?ffff[0-9a-f]{12}'
+kptrs=$( { cat "$out/rgup-debugfs.txt"
+	   grep -E 'rgup|dmirror' "$out/dmesg-rgup.txt"; } 2>/dev/null |
+	grep -Eio "$kptr_re" | head -n 3)
+if [ -z "$kptrs" ]; then
+	result ok "no kernel pointer in rgup's debugfs or log lines"
+else
+	result not-ok "kernel pointers shown: $(echo $kptrs)"
 fi
 
 # On a kernel with kmemleak (the debug kernel): scan, twice (a new leak is
