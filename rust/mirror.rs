@@ -405,6 +405,8 @@ impl Mapped {
 struct Table {
     #[pin]
     xa: Opaque<bindings::xarray>,
+    /// How many entries are writable: when none is, an erase needs no dirty-marking pass.
+    writable: core::cell::Cell<u64>,
 }
 
 // SAFETY: The xarray has its own lock and holds plain values.
@@ -415,6 +417,7 @@ impl Table {
         pin_init!(Self {
             // SAFETY: `slot` is valid for writes; `xa_init_flags` initialises it.
             xa <- Opaque::ffi_init(|slot| unsafe { bindings::xa_init_flags(slot, 0) }),
+            writable: core::cell::Cell::new(0),
         })
     }
 
@@ -438,15 +441,33 @@ impl Table {
         if is_xa_err(old) {
             return Err(ENOMEM);
         }
+        let was_writable = Mapped::decode(old).is_some_and(|m| m.writable);
+        let w = self.writable.get() + u64::from(mapped.writable) - u64::from(was_writable);
+        self.writable.set(w);
         Ok(old.is_null())
     }
 
     /// Erases the entries of `[start, end)`, marking dirty the pages they allowed to write;
     /// returns how many there were.
     fn erase(&self, start: usize, end: usize) -> u64 {
-        let mut index = (start >> PAGE_SHIFT) as c_ulong;
+        let first = (start >> PAGE_SHIFT) as c_ulong;
         let last = ((end - 1) >> PAGE_SHIFT) as c_ulong;
-        let mut erased = 0;
+        if self.writable.get() > 0 {
+            self.mark_writable_dirty(first, last);
+        }
+        let mut writable: c_ulong = 0;
+        // SAFETY: `xa` is initialised and holds only values; one walk erases the range.
+        let erased = unsafe {
+            helpers::rgup_helper_xa_erase_values(self.xa.get(), first, last, &mut writable)
+        };
+        self.writable
+            .set(self.writable.get().saturating_sub(writable as u64));
+        erased as u64
+    }
+
+    /// Marks dirty the pages of the writable entries of `[first, last]` (page numbers).
+    fn mark_writable_dirty(&self, first: c_ulong, last: c_ulong) {
+        let mut index = first;
         loop {
             // SAFETY: `xa` is initialised; `index` is a valid in/out cursor.
             let entry = unsafe { bindings::xa_find(self.xa.get(), &mut index, last, XA_PRESENT) };
@@ -458,15 +479,11 @@ impl Table {
                 // mm clears the page tables only after it), so it is a valid page.
                 unsafe { helpers::rgup_helper_page_mark_dirty_nosleep(mapped.page()) };
             }
-            // SAFETY: As above.
-            unsafe { bindings::xa_erase(self.xa.get(), index) };
-            erased += 1;
             if index == last {
                 break;
             }
             index += 1;
         }
-        erased
     }
 }
 

@@ -22,6 +22,7 @@
 #include <linux/pkeys.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/xarray.h>
 
 #include "rgup_helpers.h"
 
@@ -212,6 +213,32 @@ void rgup_helper_folio_unlock_put(struct folio *folio)
 {
 	folio_unlock(folio);
 	folio_put(folio);
+}
+
+unsigned long rgup_helper_xa_erase_values(struct xarray *xa, unsigned long first,
+					  unsigned long last, unsigned long *writable)
+{
+	XA_STATE(xas, xa, first);
+	unsigned long erased = 0, w = 0, batch = 0;
+	void *entry;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, entry, last) {
+		if (xa_is_value(entry) && (xa_to_value(entry) & 1))
+			w++;
+		xas_store(&xas, NULL);
+		erased++;
+		/* Let others take the xarray lock now and then on huge ranges. */
+		if (++batch == 1024) {
+			batch = 0;
+			xas_pause(&xas);
+			xas_unlock(&xas);
+			xas_lock(&xas);
+		}
+	}
+	xas_unlock(&xas);
+	*writable = w;
+	return erased;
 }
 
 void rgup_helper_fs_reclaim_acquire(void)

@@ -11,6 +11,8 @@
 #include <linux/mm_types.h>
 #include <linux/types.h>
 
+struct xarray;
+
 struct page;
 struct folio;
 
@@ -98,6 +100,14 @@ struct page *rgup_helper_make_device_exclusive(struct mm_struct *mm,
 
 /* folio_unlock() and folio_put(): what make_device_exclusive() returned */
 void rgup_helper_folio_unlock_put(struct folio *folio);
+
+/*
+ * Erases every entry of xa in [first, last] in one walk, in batches under the
+ * xarray lock; returns how many there were, and in *writable how many of
+ * them were value entries with bit 0 set (rgup::mirror's writable bit).
+ */
+unsigned long rgup_helper_xa_erase_values(struct xarray *xa, unsigned long first,
+					  unsigned long last, unsigned long *writable);
 
 /* fs_reclaim_acquire(GFP_KERNEL) / fs_reclaim_release(GFP_KERNEL) */
 void rgup_helper_fs_reclaim_acquire(void);
