@@ -6,6 +6,8 @@
 #   make KDIR=<dir>   ... against any other configured and built 7.3 tree
 #   make demo         bootstrap, build, boot a test kernel, show rgup working
 #   make check        host checks + build + all tests in QEMU
+#   make check-debug  the same tests on the debug kernel (KASAN, lockdep, kmemleak)
+#   make bench-pin|bench-mirror|bench-p2p   rgup vs its C counterpart, one boot
 #
 # See README.md and Documentation/rgup/testing.rst.
 
@@ -114,4 +116,4 @@ bench-p2p:
 	tools/testing/bench/run-bench.sh p2p
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,14p' Makefile
