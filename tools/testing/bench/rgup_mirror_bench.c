@@ -31,8 +31,9 @@
 
 #include <lib/test_hmm_uapi.h>
 
+#include "bench_util.h"
+
 #define ROUNDS 5
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIB (1024UL * 1024)
 #define CHUNK (64 * MIB)	/* most one READ moves in the munmap cases */
 
@@ -60,21 +61,6 @@ static const char *const devices[] = { "/dev/rgup_dmirror0", "/dev/hmm_dmirror0"
 static const char *const names[] = { "rgup", "upstream" };
 
 static unsigned char *mirror_buf;
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static int dev_read(int fd, void *addr, size_t len)
 {

@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <linux/types.h>
 
+#include "bench_util.h"
+
 struct rgup_bench_p2p {
 	__u64 addr, len;
 	__u32 iters, impl;
@@ -31,18 +33,10 @@ struct rgup_bench_p2p {
 
 #define RGUP_BENCH_P2P _IOWR('r', 0x30, struct rgup_bench_p2p)
 #define ROUNDS 7
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct { unsigned int pages, iters; } cases[] = {
 	{ 1, 2000 }, { 64, 200 }, { 4096, 10 },
 };
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /*
  * n pages, none physically next to the previous one: the buffer maps every

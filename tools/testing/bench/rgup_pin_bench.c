@@ -30,8 +30,9 @@
 #include <linux/rgup.h>
 #include <mm/gup_test.h>
 
+#include "bench_util.h"
+
 #define ROUNDS 9
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FOLL_WRITE 0x01		/* include/linux/mm_types.h */
 
 struct bench_case {
@@ -48,21 +49,6 @@ static const struct bench_case cases[] = {
 	{ "64 MiB hugetlb", 64UL << 20, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, 0 },
 	{ "512 MiB hugetlb", 512UL << 20, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, 0 },
 };
-
-static double now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 static double rgup_once(int fd, void *mem, size_t size)
 {

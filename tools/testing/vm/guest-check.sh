@@ -17,22 +17,7 @@ tests=$root/tools/testing/selftests/rgup
 export KSRC=${KSRC:?KSRC unset}
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-
-# FOLL_PIN pins held system-wide right now (acquired - released). Bash
-# builtins only: executing a program from the 9p root filesystem pins pages
-# for its own reads, which would disturb the count.
-pins_outstanding() {
-	local k v a=0 r=0
-	# Fold the per-CPU counters first, so that the difference is exact.
-	echo 1 > /proc/sys/vm/stat_refresh
-	while read -r k v; do
-		case $k in
-		nr_foll_pin_acquired) a=$v ;;
-		nr_foll_pin_released) r=$v ;;
-		esac
-	done < /proc/vmstat
-	echo $((a - r))
-}
+. "$here/guest-env.sh"
 
 # Lines of our own TAP file, for what is not a test program's output.
 inv=$out/guest.tap
@@ -47,7 +32,6 @@ result() { # result ok|not-ok DESCRIPTION
 	fi
 }
 
-. "$here/guest-env.sh"
 ext4=$RGUP_EXT4
 if rgup_guest_env_up; then
 	result ok "ext4 test mount at $ext4"

@@ -17,6 +17,7 @@ root=$(cd "$here/../../.." && pwd)
 sfx=${split:+-split}
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+. "$here/guest-env.sh"
 [ -n "$split" ] || "$here/guest-p2p-topology.sh" "$out/p2p-topology.tap"
 
 n=0 lines=()
@@ -24,19 +25,7 @@ result() { # result ok|not-ok DESCRIPTION
 	n=$((n + 1))
 	if [ "$1" = ok ]; then lines+=("ok $n $2"); else lines+=("not ok $n $2"); fi
 }
-pins() { # FOLL_PIN pins held now (see guest-check.sh)
-	local k v a=0 r=0
-	echo 1 > /proc/sys/vm/stat_refresh
-	while read -r k v; do
-		case $k in
-		nr_foll_pin_acquired) a=$v ;;
-		nr_foll_pin_released) r=$v ;;
-		esac
-	done < /proc/vmstat
-	echo $((a - r))
-}
-
-before=$(pins)
+before=$(pins_outstanding)
 if insmod "$root/rgup.ko" && insmod "$root/rgup_sample_p2p.ko"; then
 	result ok "insmod rgup.ko rgup_sample_p2p.ko"
 else
@@ -57,7 +46,7 @@ else
 fi
 rmmod rgup_sample_p2p rgup || result not-ok "rmmod"
 for _ in $(seq 50); do
-	after=$(pins)
+	after=$(pins_outstanding)
 	[ "$after" -gt "$before" ] || break
 	sleep 0.1
 done
