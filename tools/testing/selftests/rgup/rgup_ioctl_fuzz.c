@@ -25,7 +25,7 @@
 #include <lib/test_hmm_uapi.h>
 #include <mm/gup_test.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#include "rgup_test_util.h"
 
 struct node {
 	const char *path;
@@ -41,20 +41,9 @@ static const unsigned long rgup_cmds[] = {
 	RGUP_IOC_MIRROR_SNAPSHOT, RGUP_IOC_MIRROR_STATS,
 };
 
-/* include/uapi/linux/rgup.h and its per-command tables */
-static const int rgup_errnos[] = {
-	ENOTTY, EFAULT, EINVAL, E2BIG, ENOENT, ENOMEM, EPERM, ENOSPC, ESRCH, EBUSY, EINTR,
-	EOPNOTSUPP, EREMOTEIO, EAGAIN, 0
-};
-
 static const unsigned long gup_test_cmds[] = {
 	PIN_LONGTERM_TEST_START, PIN_LONGTERM_TEST_STOP, PIN_LONGTERM_TEST_READ,
 	PIN_LONGTERM_BENCHMARK, GUP_FAST_BENCHMARK,
-};
-
-/* src/gup_test_compat.rs: mm/gup_test.c's semantics */
-static const int gup_test_errnos[] = {
-	EINVAL, EFAULT, ENOMEM, EREMOTEIO, EOPNOTSUPP, ENOTTY, EINTR, EAGAIN, 0
 };
 
 static const unsigned long dmirror_cmds[] = {
@@ -64,18 +53,13 @@ static const unsigned long dmirror_cmds[] = {
 	HMM_DMIRROR_READ_UNLOCKED,
 };
 
-/* src/dmirror_compat.rs and Documentation/rgup/mirror.rst */
-static const int dmirror_errnos[] = {
-	EINVAL, EFAULT, EPERM, EBUSY, EINTR, ENOMEM, EOPNOTSUPP, 0
-};
-
 static struct node nodes[] = {
-	{ "/dev/rgup", rgup_cmds, ARRAY_SIZE(rgup_cmds), rgup_errnos, 0, 0, 0, 0 },
-	{ "/dev/rgup_gup_test", gup_test_cmds, ARRAY_SIZE(gup_test_cmds), gup_test_errnos,
+	{ "/dev/rgup", rgup_cmds, ARRAY_SIZE(rgup_cmds), rgup_documented_errnos, 0, 0, 0, 0 },
+	{ "/dev/rgup_gup_test", gup_test_cmds, ARRAY_SIZE(gup_test_cmds),
+	  gup_test_documented_errnos, 0, 0, 0, 0 },
+	{ "/dev/rgup_dmirror0", dmirror_cmds, ARRAY_SIZE(dmirror_cmds), dmirror_documented_errnos,
 	  0, 0, 0, 0 },
-	{ "/dev/rgup_dmirror0", dmirror_cmds, ARRAY_SIZE(dmirror_cmds), dmirror_errnos,
-	  0, 0, 0, 0 },
-	{ "/dev/rgup_dmirror1", dmirror_cmds, ARRAY_SIZE(dmirror_cmds), dmirror_errnos,
+	{ "/dev/rgup_dmirror1", dmirror_cmds, ARRAY_SIZE(dmirror_cmds), dmirror_documented_errnos,
 	  0, 0, 0, 0 },
 };
 
@@ -238,16 +222,6 @@ static void *valid_argument(unsigned long cmd, unsigned char *buf, size_t cap)
 	return buf;
 }
 
-static int documented(const struct node *n, int e)
-{
-	const int *p;
-
-	for (p = n->errnos; *p; p++)
-		if (*p == e)
-			return 1;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	uint64_t seed = 0x72677570ULL;	/* "rgup" */
@@ -305,7 +279,7 @@ int main(int argc, char **argv)
 		n->calls++;
 		if (ret >= 0)
 			n->succeeded++;
-		if (ret >= 0 || documented(n, errno)) {
+		if (ret >= 0 || rgup_errno_documented(n->errnos, errno)) {
 			n->ok++;
 			ok++;
 		} else {

@@ -31,6 +31,7 @@
 #include <lib/test_hmm_uapi.h>
 
 #include "kselftest_harness.h"
+#include "rgup_test_util.h"
 
 #define DEV "/dev/rgup_dmirror0"
 #define EXT4_DIR "/tmp/rgup-ext4"
@@ -342,22 +343,6 @@ TEST_F(mirror, device_write_reaches_shared_file)
 	close(fd);
 }
 
-static long rgup_stat(const char *name)
-{
-	FILE *f = fopen("/sys/kernel/debug/rgup/stats", "r");
-	char line[128];
-	long v = -1;
-	size_t n = strlen(name);
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ':')
-			v = atol(line + n + 1);
-	fclose(f);
-	return v;
-}
-
 /*
  * A file can outlive the process it mirrors: child A opens the device,
  * mirrors a buffer and exits (its mm is torn down: MMU_NOTIFY_RELEASE)
@@ -504,41 +489,11 @@ FIXTURE_TEARDOWN(rgup)
 		close(self->fd);
 }
 
-static int ioc(int fd, unsigned long req, void *arg)
-{
-	return ioctl(fd, req, arg) ? -errno : 0;
-}
-
-static int mirror_create(int fd, void *addr, size_t len, __u32 *handle)
-{
-	struct rgup_mirror_create c = {
-		.size = sizeof(c), .addr = (uintptr_t)addr, .len = len,
-	};
-	int ret = ioc(fd, RGUP_IOC_MIRROR_CREATE, &c);
-
-	*handle = c.handle;
-	return ret;
-}
-
-static int mirror_rw(int fd, __u32 handle, __u32 flags, void *addr, size_t len,
-		     void *buf, __u64 *faults)
-{
-	struct rgup_mirror_rw c = {
-		.size = sizeof(c), .flags = flags, .handle = handle,
-		.addr = (uintptr_t)addr, .len = len, .buf = (uintptr_t)buf,
-	};
-	int ret = ioc(fd, RGUP_IOC_MIRROR_RW, &c);
-
-	if (faults)
-		*faults = c.faults;
-	return ret;
-}
-
 static struct rgup_mirror_stats mirror_stats(int fd, __u32 handle)
 {
 	struct rgup_mirror_stats s = { .size = sizeof(s), .handle = handle };
 
-	if (ioc(fd, RGUP_IOC_MIRROR_STATS, &s))
+	if (xioctl(fd, RGUP_IOC_MIRROR_STATS, &s))
 		memset(&s, 0xff, sizeof(s));
 	return s;
 }
@@ -593,8 +548,8 @@ TEST_F(rgup, rw_counts_and_invalidation)
 
 	/* Destroyed: the handle is gone, and so is the mirror. */
 	d.handle = h;
-	ASSERT_EQ(0, ioc(self->fd, RGUP_IOC_MIRROR_DESTROY, &d));
-	ASSERT_EQ(-ENOENT, ioc(self->fd, RGUP_IOC_MIRROR_DESTROY, &d));
+	ASSERT_EQ(0, xioctl(self->fd, RGUP_IOC_MIRROR_DESTROY, &d));
+	ASSERT_EQ(-ENOENT, xioctl(self->fd, RGUP_IOC_MIRROR_DESTROY, &d));
 	ASSERT_EQ(-ENOENT, mirror_rw(self->fd, h, 0, buf, 1, dev, NULL));
 	munmap(buf, 4 * self->page);
 	free(dev);
@@ -615,7 +570,7 @@ TEST_F(rgup, snapshot_states)
 	sn.addr = (uintptr_t)buf;
 	sn.npages = 4;
 	sn.states = (uintptr_t)st;
-	ASSERT_EQ(0, ioc(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
+	ASSERT_EQ(0, xioctl(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
 	ASSERT_EQ(0, st[0]);
 	ASSERT_EQ(RGUP_MIRROR_PAGE_PRESENT | RGUP_MIRROR_PAGE_ZERO, st[1]);
 	ASSERT_EQ(RGUP_MIRROR_PAGE_PRESENT | RGUP_MIRROR_PAGE_WRITE, st[2]);
@@ -645,13 +600,13 @@ TEST_F(rgup, bad_input)
 	ASSERT_EQ(-EINVAL, mirror_create(self->fd, (void *)-4096ul, 8192, &h));
 	c = (struct rgup_mirror_create){ .size = sizeof(c), .flags = 1,
 					 .addr = (uintptr_t)buf, .len = len };
-	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_CREATE, &c));
+	ASSERT_EQ(-EINVAL, xioctl(self->fd, RGUP_IOC_MIRROR_CREATE, &c));
 	c.flags = 0;
 	c.reserved = 1;
-	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_CREATE, &c));
+	ASSERT_EQ(-EINVAL, xioctl(self->fd, RGUP_IOC_MIRROR_CREATE, &c));
 	c.reserved = 0;
 	c.size = 8;
-	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_CREATE, &c));
+	ASSERT_EQ(-EINVAL, xioctl(self->fd, RGUP_IOC_MIRROR_CREATE, &c));
 	ASSERT_EQ(mirrors, rgup_stat("mirrors"));
 
 	ASSERT_EQ(0, mirror_create(self->fd, buf, len, &h));
@@ -665,16 +620,16 @@ TEST_F(rgup, bad_input)
 	rw = (struct rgup_mirror_rw){ .size = sizeof(rw), .handle = h, .reserved = 1,
 				      .addr = (uintptr_t)buf, .len = 1,
 				      .buf = (uintptr_t)dev };
-	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_RW, &rw));
+	ASSERT_EQ(-EINVAL, xioctl(self->fd, RGUP_IOC_MIRROR_RW, &rw));
 	sn = (struct rgup_mirror_snapshot){ .size = sizeof(sn), .handle = h,
 					    .addr = (uintptr_t)buf + 1, .npages = 1,
 					    .states = (uintptr_t)dev };
-	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
+	ASSERT_EQ(-EINVAL, xioctl(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
 	sn.addr = (uintptr_t)buf;
 	sn.npages = 0;
-	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
+	ASSERT_EQ(-EINVAL, xioctl(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
 	sn.npages = 3;
-	ASSERT_EQ(-EINVAL, ioc(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
+	ASSERT_EQ(-EINVAL, xioctl(self->fd, RGUP_IOC_MIRROR_SNAPSHOT, &sn));
 
 	/* A child shares the file but not the parent's handles. */
 	pid = fork();

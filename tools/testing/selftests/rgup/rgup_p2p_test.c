@@ -24,19 +24,11 @@
 #include <linux/rgup.h>
 
 #include "kselftest_harness.h"
+#include "rgup_test_util.h"
 
-/* The sample's ABI, as documented in samples/rust/rgup_sample_p2p.rs. */
-struct rgup_sample_p2p_copy {
-	__u64 src, dst, len;
-	__u32 src_kind, dst_kind;
-	__u64 src_dma, dst_dma;
-};
-
-#define RGUP_SAMPLE_P2P_COPY _IOWR('r', 0x20, struct rgup_sample_p2p_copy)
-#define RGUP_SAMPLE_P2P_STAGE _IOWR('r', 0x21, struct rgup_sample_p2p_copy)
 #define KIND_BUS 1
 #define KIND_HOST 2
-#define LEN 2048	/* the sample's limit */
+#define LEN RGUP_SAMPLE_P2P_MAX_LEN
 #define PAGE 4096
 
 FIXTURE(p2p)
@@ -83,21 +75,6 @@ static int bar2(const char *dev, unsigned long long *start, unsigned long long *
 	if (f)
 		fclose(f);
 	return ok ? 0 : -1;
-}
-
-static long stat_of(const char *name)
-{
-	FILE *f = fopen("/sys/kernel/debug/rgup/stats", "r");
-	char line[128];
-	size_t n = strlen(name);
-	long v = -1;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ':')
-			v = atol(line + n + 1);
-	if (f)
-		fclose(f);
-	return v;
 }
 
 FIXTURE_SETUP(p2p)
@@ -180,7 +157,7 @@ TEST_F(p2p, cmb_to_edu_to_cmb)
 		memcpy(got, self->cmb + PAGE, LEN);
 		ASSERT_EQ(0, memcmp(want, got, LEN));
 	}
-	ASSERT_EQ(0, stat_of("p2p_lists"));
+	ASSERT_EQ(0, rgup_stat("p2p_lists"));
 }
 
 /* Ordinary RAM: host-mapped segments, and the DMA still works. */
@@ -251,7 +228,7 @@ TEST_F(p2p, one_list_mixing_ram_and_cmb)
 	ASSERT_EQ(0, memcmp(want, dst, LEN));
 	munmap(area, 2 * PAGE);
 	free(dst);
-	ASSERT_EQ(0, stat_of("p2p_lists"));
+	ASSERT_EQ(0, rgup_stat("p2p_lists"));
 }
 
 /*
@@ -269,7 +246,7 @@ TEST_F(p2p, unreachable_is_eremoteio)
 	ASSERT_NE(NULL, ram);
 	ASSERT_EQ(-EREMOTEIO, copy(self->fd, self->cmb, ram, LEN, &c));
 	ASSERT_EQ(-EREMOTEIO, copy(self->fd, ram, self->cmb, LEN, &c));
-	ASSERT_EQ(0, stat_of("p2p_lists"));
+	ASSERT_EQ(0, rgup_stat("p2p_lists"));
 	free(ram);
 }
 
@@ -313,7 +290,7 @@ TEST_F(p2p, staged_through_provider_allocation)
 	fclose(f);
 	ASSERT_EQ(avail_before, avail_after);
 out:
-	ASSERT_EQ(0, stat_of("p2p_lists"));
+	ASSERT_EQ(0, rgup_stat("p2p_lists"));
 	free(src);
 	free(dst);
 }
@@ -337,8 +314,8 @@ TEST_F(p2p, no_long_term_pin_of_peer_memory)
 	ASSERT_EQ(-EFAULT, ioctl(fd, RGUP_IOC_PIN, &p) ? -errno : 0);
 	p.flags = 0;
 	ASSERT_EQ(-EREMOTEIO, ioctl(fd, RGUP_IOC_PIN, &p) ? -errno : 0);
-	ASSERT_EQ(0, stat_of("pins"));
-	ASSERT_EQ(0, stat_of("charged_pages"));
+	ASSERT_EQ(0, rgup_stat("pins"));
+	ASSERT_EQ(0, rgup_stat("charged_pages"));
 	close(fd);
 }
 
@@ -354,7 +331,7 @@ TEST_F(p2p, bad_input)
 	ASSERT_EQ(-EFAULT, copy(self->fd, NULL, ram, LEN, &c));
 	ASSERT_EQ(-EINVAL, copy(self->fd, (void *)0xffff888000000000ull, ram, LEN, &c));
 	ASSERT_EQ(-ENOTTY, ioctl(self->fd, _IO('r', 0x22)) ? -errno : 0);
-	ASSERT_EQ(0, stat_of("p2p_lists"));
+	ASSERT_EQ(0, rgup_stat("p2p_lists"));
 	free(ram);
 }
 

@@ -36,51 +36,15 @@
 #include <mm/gup_test.h>
 
 #include "kselftest_harness.h"
+#include "rgup_test_util.h"
 
 #define EXT4_DIR "/tmp/rgup-ext4"
 
 static long page_size;
 
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) ? -errno : 0;
-}
-
 static int rgup_open(void)
 {
 	return open("/dev/rgup", O_RDWR | O_CLOEXEC);
-}
-
-static int do_pin(int fd, void *addr, size_t len, __u32 flags,
-		  struct rgup_pin *out)
-{
-	struct rgup_pin p = {
-		.size = sizeof(p), .flags = flags,
-		.addr = (uintptr_t)addr, .len = len,
-	};
-	int ret = xioctl(fd, RGUP_IOC_PIN, &p);
-
-	if (out)
-		*out = p;
-	return ret;
-}
-
-static int do_unpin(int fd, __u32 handle)
-{
-	struct rgup_unpin u = { .size = sizeof(u), .handle = handle };
-
-	return xioctl(fd, RGUP_IOC_UNPIN, &u);
-}
-
-static int do_rw(int fd, __u32 handle, __u32 flags, size_t off, size_t len,
-		 void *buf)
-{
-	struct rgup_rw rw = {
-		.size = sizeof(rw), .flags = flags, .handle = handle,
-		.offset = off, .len = len, .buf = (uintptr_t)buf,
-	};
-
-	return xioctl(fd, RGUP_IOC_RW, &rw);
 }
 
 static struct rgup_check do_check(int fd, void *addr, size_t len, __u32 flags)
@@ -102,69 +66,6 @@ static struct rgup_stats do_stats(int fd)
 	if (xioctl(fd, RGUP_IOC_STATS, &s))
 		memset(&s, 0xff, sizeof(s));
 	return s;
-}
-
-/* VmPin of this process, in kB. */
-static long vm_pin_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
-/*
- * FOLL_PIN pins held system-wide: nr_foll_pin_acquired - nr_foll_pin_released.
- * The counters are per-CPU and folded lazily: writing vm/stat_refresh folds
- * them first, so that the difference is exact.
- */
-static long foll_pins_outstanding(void)
-{
-	int rfd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
-	long v, acquired = 0, released = 0;
-	char key[64];
-	FILE *f;
-
-	if (rfd >= 0) {
-		if (write(rfd, "1", 1) != 1)
-			perror("vm/stat_refresh");
-		close(rfd);
-	}
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %ld", key, &v) == 2) {
-		if (!strcmp(key, "nr_foll_pin_acquired"))
-			acquired = v;
-		else if (!strcmp(key, "nr_foll_pin_released"))
-			released = v;
-	}
-	fclose(f);
-	return acquired - released;
-}
-
-/*
- * After a test: back to the pins held before it. Other processes' I/O (9p
- * reads of the host root filesystem, under TCG) may hold a pin for a moment,
- * so allow the count five seconds to settle.
- */
-static bool foll_pins_back_to(long before)
-{
-	for (int i = 0; i < 500; i++) {
-		if (foll_pins_outstanding() <= before)
-			return true;
-		usleep(10000);
-	}
-	fprintf(stderr, "# FOLL_PIN pins: %ld before the test, %ld after it\n",
-		before, foll_pins_outstanding());
-	return false;
 }
 
 /* The kernel's own verdict: upstream gup_test's long-term pin, or 1 if absent. */

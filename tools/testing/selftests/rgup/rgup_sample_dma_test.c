@@ -14,15 +14,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-
-/* The sample's ABI, as documented in samples/rust/rgup_sample_dma.rs. */
-struct rgup_sample_dma_copy {
-	__u64 src;
-	__u64 dst;
-	__u64 len;
-};
-
-#define RGUP_SAMPLE_DMA_COPY _IOW('r', 1, struct rgup_sample_dma_copy)
+#include "rgup_test_util.h"
 
 #define EXT4_DIR "/tmp/rgup-ext4"
 
