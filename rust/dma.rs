@@ -84,7 +84,8 @@ impl<'a> DmaMapping<'a> {
         if pages.is_empty() {
             return Err(EINVAL);
         }
-        let sgt = KBox::new(Opaque::<bindings::sg_table>::zeroed(), GFP_KERNEL)?;
+        // Charged to the caller's memory cgroup, as the pages array: it lives as long as the map.
+        let sgt = KBox::new(Opaque::<bindings::sg_table>::zeroed(), GFP_KERNEL_ACCOUNT)?;
         let raw_dev = raw_device(dev);
         // SAFETY: `raw_dev` is a valid, bound device.
         let max_segment = match unsafe { bindings::dma_max_mapping_size(raw_dev) } {
@@ -101,7 +102,7 @@ impl<'a> DmaMapping<'a> {
                 u32::try_from(offset)?,
                 size as c_ulong,
                 max_segment,
-                bindings::GFP_KERNEL,
+                bindings::GFP_KERNEL_ACCOUNT,
             )
         })?;
         // SAFETY: `sgt` is a filled table, `raw_dev` a bound device.

@@ -394,6 +394,10 @@ impl Mapped {
     }
 }
 
+/// `__GFP_ACCOUNT`, which bindgen does not see (its macro is a cast): the accounted kernel
+/// flags minus the plain ones.
+const GFP_ACCOUNT: bindings::gfp_t = bindings::GFP_KERNEL_ACCOUNT & !bindings::GFP_KERNEL;
+
 /// The mirror's own table of translations: an xarray from user page number to [`Mapped`].
 ///
 /// # Invariants
@@ -429,13 +433,15 @@ impl Table {
     /// Records `mapped` at `addr`; returns whether the page had no translation before.
     fn store(&self, addr: usize, mapped: Mapped) -> Result<bool> {
         // SAFETY: `xa` is initialised; the entry is a value, never a pointer. GFP_ATOMIC: the
-        // mirror's lock is held, and invalidations (which take it) may come from reclaim.
+        // mirror's lock is held, and invalidations (which take it) may come from reclaim. The
+        // nodes are charged to the faulting task's memory cgroup: a table grows with what the
+        // user maps and mirrors.
         let old = unsafe {
             bindings::xa_store(
                 self.xa.get(),
                 (addr >> PAGE_SHIFT) as c_ulong,
                 mapped.encode() as *mut c_void,
-                bindings::GFP_ATOMIC | bindings::__GFP_NOWARN,
+                bindings::GFP_ATOMIC | bindings::__GFP_NOWARN | GFP_ACCOUNT,
             )
         };
         if is_xa_err(old) {

@@ -367,7 +367,7 @@ impl<'a> DmaOnlySgt<'a> {
         }
         let first = addr & !(PAGE_SIZE - 1);
         let npages = (end - first).div_ceil(PAGE_SIZE);
-        let mut pages = KVVec::with_capacity(npages, GFP_KERNEL)?;
+        let mut pages = KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?;
         let mut flags = bindings::FOLL_PCI_P2PDMA;
         if dir != DataDirection::ToDevice {
             flags |= bindings::FOLL_WRITE;
@@ -459,7 +459,7 @@ impl<'a> DmaOnlySgt<'a> {
         // SAFETY: `backing` keeps the pages alive until it is dropped, after the mapping.
         let mapping = unsafe { DmaMapping::new(pages, offset, len, dev, dir) }?;
         let limits = SegmentLimits::of(dev);
-        let mut segments = KVec::with_capacity(mapping.segments().count(), GFP_KERNEL)?;
+        let mut segments = KVec::with_capacity(mapping.segments().count(), GFP_KERNEL_ACCOUNT)?;
         for (seg, bus) in mapping.segments_marked() {
             let kind = if bus {
                 SegmentKind::BusAddr

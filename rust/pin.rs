@@ -470,8 +470,9 @@ impl PinRequest {
 
     fn pin_mm(self, mm: &MmWithUser, remote: bool) -> Result<PinnedPages, PinError> {
         let span = PageSpan::new(self.addr, self.len, user_end())?;
-        let pages = KVVec::with_capacity(span.count, GFP_KERNEL)?;
-        let dirty = BitmapVec::new(span.count, GFP_KERNEL)?;
+        // Charged to the caller's memory cgroup: they live as long as the pin.
+        let pages = KVVec::with_capacity(span.count, GFP_KERNEL_ACCOUNT)?;
+        let dirty = BitmapVec::new(span.count, GFP_KERNEL_ACCOUNT)?;
         // From here on, dropping `pinned` unwinds whatever was done.
         stats::GLOBAL.pin_started();
         let mut pinned = PinnedPages {

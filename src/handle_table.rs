@@ -48,7 +48,7 @@ impl<T, const MAX: usize> HandleTable<T, MAX> {
                 free
             }
             None if self.slots.len() < MAX => {
-                self.slots.push(Some(entry), GFP_KERNEL)?;
+                self.slots.push(Some(entry), GFP_KERNEL_ACCOUNT)?;
                 self.slots.len() - 1
             }
             None => return Err(ENOSPC),
