@@ -25,11 +25,13 @@
 //! Every command checks, as upstream, that `addr` is page-aligned and `npages` non-zero without
 //! wrapping, and (unlike upstream) at most 262144 (`EINVAL`), and writes the command back only on
 //! success. `mmap()` of the device
-//! inserts zeroed pages (a `VM_MIXEDMAP` mapping), as upstream.
+//! inserts zeroed pages (a `VM_MIXEDMAP` mapping), as upstream. Opening a node needs
+//! `CAP_SYS_ADMIN` (`EPERM`), whatever its mode: it is a test interface.
 //!
 //! C header: [`lib/test_hmm_uapi.h`](srctree/lib/test_hmm_uapi.h)
 
 use crate::{
+    require_capability,
     soft_device::{
         self,
         Bounce,
@@ -39,6 +41,7 @@ use crate::{
     uapi,
 };
 use kernel::{
+    bindings,
     fs::File,
     miscdevice::{
         MiscDevice,
@@ -76,6 +79,8 @@ impl MiscDevice for DmirrorFile {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        // A test interface, like upstream test_hmm's: root only, whatever the node's mode.
+        require_capability(bindings::CAP_SYS_ADMIN)?;
         let task = current!();
         let mm = task.mm().ok_or(EINVAL)?;
         KBox::try_pin_init(

@@ -12,10 +12,16 @@
 //! stops. Other `gup_test` commands (the benchmarks, `DUMP_USER_PAGES_TEST`) answer `EINVAL`,
 //! as unknown commands do upstream.
 //!
+//! Opening it needs `CAP_SYS_ADMIN` (`EPERM`), whatever the node's mode: it is a test interface.
+//!
 //! C header: [`mm/gup_test.h`](srctree/mm/gup_test.h)
 
-use crate::uapi;
+use crate::{
+    require_capability,
+    uapi, //
+};
 use kernel::{
+    bindings,
     fs::File,
     miscdevice::{
         MiscDevice,
@@ -49,6 +55,8 @@ impl MiscDevice for GupTestFile {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        // A test interface, like upstream's in debugfs: root only, whatever the node's mode.
+        require_capability(bindings::CAP_SYS_ADMIN)?;
         KBox::try_pin_init(
             try_pin_init!(GupTestFile {
                 pinned <- new_mutex!(None),

@@ -4,6 +4,7 @@
 
 use crate::{
     handle_table::HandleTable,
+    require_capability,
     uapi::{
         self,
         ExtArg, //
@@ -78,10 +79,7 @@ pub(crate) fn pin(table: &mut PinTable, arg: usize) -> Result<isize> {
     }
     let (access, method, accounting) = pin_options(v.flags)?;
     if accounting == Accounting::None {
-        // SAFETY: `CAP_IPC_LOCK` is a valid capability; we are in process context.
-        if !unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) } {
-            return Err(EPERM);
-        }
+        require_capability(bindings::CAP_IPC_LOCK)?;
     }
 
     let pinned = PinRequest::new(user_usize(v.addr)?, user_usize(v.len)?, access)

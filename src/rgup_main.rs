@@ -7,7 +7,7 @@
 //! The library itself lives in `rust/` (crate `rgup`); this crate is the module around it.
 
 use kernel::{
-    debugfs,
+    bindings, debugfs,
     fs::File,
     miscdevice::{
         MiscDevice,
@@ -114,6 +114,20 @@ impl MiscDevice for RgupFile {
             uapi::RGUP_IOC_MIRROR_STATS => mirror_table::stats(&mut me.mirrors.lock(), arg),
             _ => Err(ENOTTY),
         }
+    }
+}
+
+/// `Ok` if the calling task has capability `cap` in the initial user namespace (`capable()`),
+/// else `EPERM`. Audited like any capability check.
+pub(crate) fn require_capability(cap: u32) -> Result {
+    // `cap` comes from the `CAP_*` constants, all far below `i32::MAX`.
+    let cap = cap as i32;
+    // SAFETY: `capable()` takes any capability number (an invalid one is a warning and `false`,
+    // not undefined behaviour) and may sleep; every caller is in process context (open, ioctl).
+    if unsafe { bindings::capable(cap) } {
+        Ok(())
+    } else {
+        Err(EPERM)
     }
 }
 

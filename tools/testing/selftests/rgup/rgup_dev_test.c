@@ -3,7 +3,7 @@
  * /dev/rgup basics: open/close, RGUP_IOC_VERSION and the extensible-struct
  * rules every command shares (include/uapi/linux/rgup.h).
  *
- * Needs rgup.ko loaded.
+ * Needs rgup.ko loaded; the permission test needs root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/rgup.h>
@@ -155,6 +157,62 @@ TEST(open_many_close)
 	}
 	for (i = 0; i < 64; i++)
 		ASSERT_EQ(0, close(fds[i]));
+}
+
+/*
+ * Who may open which node (Documentation/rgup/design.rst, "Device nodes and
+ * privileges"): devtmpfs makes every node 0600 root; with the mode opened up
+ * (what a udev rule would do), an unprivileged user may use /dev/rgup but
+ * still not the test interfaces, which need CAP_SYS_ADMIN at open.
+ */
+TEST(node_permissions)
+{
+	static const char *const nodes[] = {
+		"/dev/rgup", "/dev/rgup_gup_test", "/dev/rgup_dmirror0", "/dev/rgup_dmirror1",
+	};
+	/* As nobody: with the nodes 0600, then with them 0666. */
+	static const int want[2][4] = {
+		{ EACCES, EACCES, EACCES, EACCES },
+		{ 0, EPERM, EPERM, EPERM },
+	};
+	struct stat st[4];
+	int status;
+
+	if (geteuid())
+		SKIP(return, "needs root");
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(0, stat(nodes[i], &st[i])) TH_LOG("%s", nodes[i]);
+		EXPECT_EQ(0600, st[i].st_mode & 07777) TH_LOG("%s", nodes[i]);
+		EXPECT_EQ(0, st[i].st_uid);
+	}
+	for (int round = 0; round < 2; round++) {
+		pid_t pid;
+
+		for (int i = 0; round && i < 4; i++)
+			ASSERT_EQ(0, chmod(nodes[i], 0666));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			if (setgid(65534) || setuid(65534))
+				_exit(100);
+			for (int i = 0; i < 4; i++) {
+				int fd = open(nodes[i], O_RDWR | O_CLOEXEC);
+				int err = fd < 0 ? errno : 0;
+
+				if (err != want[round][i])
+					_exit(10 * round + i + 1);
+				if (fd >= 0)
+					close(fd);
+			}
+			_exit(0);
+		}
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		for (int i = 0; round && i < 4; i++)
+			ASSERT_EQ(0, chmod(nodes[i], st[i].st_mode & 07777));
+		ASSERT_TRUE(WIFEXITED(status));
+		/* 10 * round + node + 1: which open went wrong. */
+		EXPECT_EQ(0, WEXITSTATUS(status));
+	}
 }
 
 TEST_HARNESS_MAIN
