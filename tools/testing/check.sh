@@ -39,11 +39,13 @@ tree=$RGUP_ROOT
 mm_out=$RGUP_CACHE/build/selftests-mm
 vm_timeout=${RGUP_VM_TIMEOUT:-1200}
 p2p_timeout=600
+stress_seconds=10
 if [ -n "$debug" ]; then
 	tree=$RGUP_CACHE/build/debug-tree
 	mm_out=$RGUP_CACHE/build/selftests-mm-debug
 	vm_timeout=${RGUP_VM_TIMEOUT:-3600}
 	p2p_timeout=1200
+	stress_seconds=60
 	mkdir -p "$tree"
 	# Sources only: tracked and untracked-but-not-ignored files.
 	git ls-files -co --exclude-standard -z |
@@ -91,6 +93,7 @@ if [ "$built" = 1 ]; then
 	KSRC=$RGUP_KSRC "$here/vm/run.sh" --out "$out" --log "$out/console.log" \
 		--timeout "$vm_timeout" -- \
 		env KSRC="$RGUP_KSRC" KBUILD="$RGUP_KBUILD" UPSTREAM_MM="$mm_out" \
+		RGUP_STRESS_SECONDS="$stress_seconds" \
 		"$tree/tools/testing/vm/guest-check.sh" "$out" > "$out/vm.out" 2>&1
 	vm_rc=$?
 	tail -n 5 "$out/vm.out" >&2
@@ -125,6 +128,16 @@ esac
 	echo "1..$host_n"
 	printf '%s\n' "${host_lines[@]}"
 } > "$host_tap"
+
+# The hardening numbers: what the fault-injection sweep, the stress test and
+# the fuzzer covered, the kernel splats of every boot and kmemleak's verdict.
+if [ -f "$out/hardening.txt" ]; then
+	sed -n 's/^# \(injection points: .*\)/P2P boot: \1/p' "$out/rgup_fault_inject-p2p.tap" \
+		>> "$out/hardening.txt" 2>/dev/null
+	splats=$(cat "$out"/*.splats 2>/dev/null | wc -l)
+	echo "kernel splats: $splats in $(ls "$out"/console*.log | wc -l) boots" >> "$out/hardening.txt"
+	sed 's/^/rgup: hardening: /' "$out/hardening.txt" >&2
+fi
 
 rgup_stage "check: results in $out"
 shopt -s nullglob

@@ -85,7 +85,11 @@ for m in rgup_sample_dma rgup_sample_mirror; do
 	fi
 done
 
-for t in "$tests"/rgup_*_test "$tests"/rgup_ioctl_fuzz "$tests"/rgup_*.sh; do
+# The stress test's time budget: RGUP_STRESS_SECONDS (check.sh: 10 s on the
+# test kernel, 60 s on the debug kernel).
+stress_seconds=${RGUP_STRESS_SECONDS:-10}
+for t in "$tests"/rgup_*_test "$tests"/rgup_ioctl_fuzz "$tests"/rgup_fault_inject \
+	 "$tests"/rgup_stress "$tests"/rgup_*.sh; do
 	[ -x "$t" ] || continue
 	# The shell tests unload and reload rgup.ko: nothing may hold it then.
 	case $t in
@@ -99,7 +103,9 @@ for t in "$tests"/rgup_*_test "$tests"/rgup_ioctl_fuzz "$tests"/rgup_*.sh; do
 	# rgup_p2p_test needs the P2P topology: guest-p2p.sh runs it.
 	[ "$name" != rgup_p2p_test ] || continue
 	echo "# running $name"
-	(cd "$tests" && timeout 600 "$t") > "$out/$name.tap" 2>&1
+	args=()
+	[ "$name" != rgup_stress ] || args=(-t "$stress_seconds")
+	(cd "$tests" && timeout 1800 "$t" "${args[@]}") > "$out/$name.tap" 2>&1
 	rc=$?
 	echo "# $name exit status $rc"
 	# A failing program reports its own "not ok" lines; one that dies
@@ -245,6 +251,14 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 		result not-ok "kmemleak: $leaks suspected leaks (see kmemleak.txt)"
 	fi
 fi
+
+# The hardening numbers, for check.sh to print with the splat count.
+{
+	sed -n 's/^# \(injection points: .*\)/\1/p' "$out/rgup_fault_inject.tap"
+	sed -n 's/^# \(stress iterations: .*\)/\1/p' "$out/rgup_stress.tap"
+	sed -n 's/^# \(fuzz calls: .*\)/\1/p' "$out/rgup_ioctl_fuzz.tap"
+	echo "kmemleak: ${leaks:-not in this kernel, no} suspected leaks"
+} > "$out/hardening.txt" 2>/dev/null
 
 {
 	echo "TAP version 13"

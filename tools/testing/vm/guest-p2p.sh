@@ -6,8 +6,9 @@
 #
 #   guest-p2p.sh OUTDIR [split]
 #
-# Writes p2p-topology.tap (switch boot only), rgup_p2p_test[-split].tap and
-# p2p-guest[-split].tap (module loads, nothing held afterwards) into OUTDIR.
+# Writes p2p-topology.tap and rgup_fault_inject-p2p.tap (switch boot only),
+# rgup_p2p_test[-split].tap and p2p-guest[-split].tap (module loads, nothing
+# held afterwards) into OUTDIR.
 
 set -u
 out=${1:?usage: guest-p2p.sh OUTDIR [split]}
@@ -38,6 +39,11 @@ else
 fi
 (cd "$root/tools/testing/selftests/rgup" && RGUP_P2P_SPLIT=$split timeout 300 ./rgup_p2p_test) \
 	> "$out/rgup_p2p_test$sfx.tap" 2>&1
+# The fault-injection sweep of the P2P paths (it skips on a kernel without
+# fault injection); in the switch boot, where both of them can succeed.
+[ -n "$split" ] ||
+	(cd "$root/tools/testing/selftests/rgup" && timeout 1200 ./rgup_fault_inject rgup_sample_p2p) \
+		> "$out/rgup_fault_inject-p2p.tap" 2>&1
 held=$(grep -E '^p2p_(lists|segments): ' /sys/kernel/debug/rgup/stats | grep -v ': 0$')
 if [ -z "$held" ]; then
 	result ok "no DMA-only list outstanding"

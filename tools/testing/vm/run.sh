@@ -23,7 +23,8 @@
 #
 # Exit status: the command's, or 124 on timeout, or 125 when the command
 # succeeded but the kernel log shows a splat (WARNING:, BUG:, Oops, KASAN,
-# lockdep, "Call Trace:", ...). The last line printed names the log.
+# lockdep, "Call Trace:", ...; its lines are also written to LOG.splats).
+# The last line printed names the log.
 
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -117,7 +118,7 @@ if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
 	rc=124
 elif grep -Eq "$splat_re" "$log"; then
 	echo "rgup: vm: kernel splat in the log:" >&2
-	grep -En "$splat_re" "$log" | head -n 20 >&2
+	grep -En "$splat_re" "$log" | tee "$log.splats" | head -n 20 >&2
 	[ "$rc" != 0 ] || rc=125
 fi
 rgup_stage "vm: exit status $rc; console log: $log"

@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Bounded multi-threaded stress of /dev/rgup, with data verification and
+ * SIGKILL of processes holding pins and mirrors.
+ *
+ * The parent keeps up to CHILDREN worker processes alive until the time or
+ * iteration budget is spent, and kills about half of them with SIGKILL at a
+ * random point; the others run out their own short lifetime. A worker uses
+ * either the parent's /dev/rgup file (inherited: its pins outlive it, in that
+ * shared table, until the parent closes it) or one of its own. Its threads:
+ *
+ *  - mirror coherence: the CPU writes a new generation number to a page and
+ *    the device reads it through a mirror; the device writes one and the CPU
+ *    reads it. Either side may see 0 (the page was zapped in between), never
+ *    an older generation: that would be a stale translation.
+ *  - pin coherence: the device writes a pattern through a pin and reads it
+ *    back through the pin (exact, whatever happens to the mapping), and the
+ *    CPU sees the pattern or, if the page was zapped, zeroes.
+ *  - chaos: random pins, unpins, reads/writes, mirror creates, faults,
+ *    snapshots and destroys over a region that
+ *  - the disrupter munmaps, maps again, mremaps away and back, mprotects and
+ *    zaps (MADV_DONTNEED), while it also zaps the coherence pages and forks
+ *    children that write their copy-on-write copies and exit.
+ *
+ * At the end, with every worker gone and the parent's file closed: no stale
+ * read was seen, every ioctl returned 0 or a documented errno, the FOLL_PIN
+ * pins are back where they were and rgup's stats show nothing held. The
+ * runner fails the run on any kernel splat.
+ *
+ *   rgup_stress [-t SECONDS] [-i ITERATIONS] [-s SEED]
+ *
+ * Defaults: 10 s, 1000000 iterations (ioctls and memory operations counted
+ * together), a fixed seed printed for replay. Needs root and rgup.ko.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/rgup.h>
+
+#include "rgup_test_util.h"
+
+#define CHILDREN	3
+#define COH_PAGES	16	/* each coherence thread's region */
+#define CHAOS_PAGES	64
+#define MAX_HANDLES	32
+
+/* Counters of all workers, in memory shared across fork(). */
+struct totals {
+	long iterations, coherence_checks, stale, undocumented, calls, ok_calls;
+	long workers, killed, forks;
+};
+
+static struct totals *totals;
+static long pg, max_iterations;
+static double deadline;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void count(long *c, long n)
+{
+	__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+/* Per-thread xorshift64*. */
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 2685821657736338717ULL;
+}
+
+static bool budget_left(double until)
+{
+	return now() < until && now() < deadline &&
+	       __atomic_load_n(&totals->iterations, __ATOMIC_RELAXED) < max_iterations;
+}
+
+/* One ioctl of the chaos thread: 0 or a documented errno, counted. */
+static int checked(int ret)
+{
+	count(&totals->calls, 1);
+	if (!ret || rgup_errno_documented(rgup_documented_errnos, -ret)) {
+		count(&totals->ok_calls, 1);
+	} else {
+		count(&totals->undocumented, 1);
+		printf("# undocumented errno %d (%s)\n", -ret, strerror(-ret));
+	}
+	return ret;
+}
+
+struct worker {
+	int fd;
+	uint64_t seed;
+	double until;
+	unsigned char *mcoh, *pcoh;	/* the coherence regions */
+	unsigned char *chaos;		/* CHAOS_PAGES, may be unmapped at times */
+	unsigned char *away;		/* where the disrupter mremaps the chaos region */
+};
+
+static void *mirror_coherence(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t s = w->seed ^ 0x6d6972726f72ULL, gen = 0, v;
+	size_t len = COH_PAGES * pg;
+	__u32 handle;
+
+	if (checked(mirror_create(w->fd, w->mcoh, len, &handle)))
+		return NULL;
+	while (budget_left(w->until)) {
+		unsigned char *page = w->mcoh + rnd(&s) % COH_PAGES * pg;
+		uint64_t old;
+
+		gen++;
+		/* CPU writes, the device reads. */
+		__atomic_store_n((uint64_t *)page, gen, __ATOMIC_SEQ_CST);
+		if (!mirror_rw(w->fd, handle, 0, page, sizeof(v), &v, NULL)) {
+			count(&totals->coherence_checks, 1);
+			if (v != gen && v != 0) {
+				count(&totals->stale, 1);
+				printf("# stale device read: %llu, the CPU wrote %llu\n",
+				       (unsigned long long)v, (unsigned long long)gen);
+			}
+		}
+		/* The device writes, the CPU reads. */
+		gen++;
+		v = gen;
+		if (!mirror_rw(w->fd, handle, RGUP_MIRROR_RW_WRITE, page, sizeof(v), &v, NULL)) {
+			old = __atomic_load_n((uint64_t *)page, __ATOMIC_SEQ_CST);
+			count(&totals->coherence_checks, 1);
+			if (old != gen && old != 0) {
+				count(&totals->stale, 1);
+				printf("# device write not seen: the CPU reads %llu, not %llu\n",
+				       (unsigned long long)old, (unsigned long long)gen);
+			}
+		}
+		count(&totals->iterations, 1);
+	}
+	return NULL;
+}
+
+static void *pin_coherence(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t s = w->seed ^ 0x70696eULL;
+	unsigned char *want = malloc(COH_PAGES * pg), *got = malloc(COH_PAGES * pg);
+
+	while (want && got && budget_left(w->until)) {
+		size_t first = rnd(&s) % COH_PAGES, n = 1 + rnd(&s) % (COH_PAGES - first);
+		unsigned char *mem = w->pcoh + first * pg, b = rnd(&s) | 1;
+		size_t len = n * pg;
+		struct rgup_pin p;
+
+		if (do_pin(w->fd, mem, len, RGUP_PIN_WRITE, &p))
+			continue;
+		for (size_t i = 0; i < len; i++)
+			want[i] = b + i / pg;
+		/* Exact through the pin, whatever became of the mapping. */
+		if (!do_rw(w->fd, p.handle, RGUP_RW_WRITE, 0, len, want) &&
+		    !do_rw(w->fd, p.handle, 0, 0, len, got)) {
+			count(&totals->coherence_checks, 1);
+			if (memcmp(want, got, len)) {
+				count(&totals->stale, 1);
+				printf("# pinned pages changed under the pin\n");
+			}
+			/* The CPU: the device's bytes, or zeroes where zapped. */
+			for (size_t i = 0; i < n; i++) {
+				unsigned char c = __atomic_load_n(mem + i * pg, __ATOMIC_SEQ_CST);
+
+				if (c != want[i * pg] && c != 0) {
+					count(&totals->stale, 1);
+					printf("# the CPU reads %#x, the device wrote %#x\n", c,
+					       want[i * pg]);
+				}
+			}
+		}
+		do_unpin(w->fd, p.handle);
+		count(&totals->iterations, 1);
+	}
+	free(want);
+	free(got);
+	return NULL;
+}
+
+static void *chaos(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t s = w->seed ^ 0x6368616f73ULL;
+	__u32 pins[MAX_HANDLES] = { 0 }, mirrors[MAX_HANDLES] = { 0 };
+	unsigned char *buf = malloc(CHAOS_PAGES * pg);
+
+	while (buf && budget_left(w->until)) {
+		size_t first = rnd(&s) % CHAOS_PAGES, n = 1 + rnd(&s) % (CHAOS_PAGES - first);
+		unsigned char *mem = w->chaos + first * pg;
+		unsigned int slot = rnd(&s) % MAX_HANDLES;
+		struct rgup_mirror_snapshot snap = {
+			.size = sizeof(snap), .handle = mirrors[slot],
+			.addr = (uintptr_t)mem, .npages = 1, .states = (uintptr_t)buf,
+		};
+		struct rgup_pin p;
+
+		switch (rnd(&s) % 8) {
+		case 0:
+			if (!pins[slot] && !checked(do_pin(w->fd, mem, n * pg,
+							   rnd(&s) % 16 & RGUP_PIN_FLAGS &
+							   ~RGUP_PIN_NO_ACCOUNT, &p)))
+				pins[slot] = p.handle;
+			break;
+		case 1:
+			if (pins[slot] && !checked(do_unpin(w->fd, pins[slot])))
+				pins[slot] = 0;
+			break;
+		case 2:
+			if (pins[slot])
+				checked(do_rw(w->fd, pins[slot], rnd(&s) % 2 ? RGUP_RW_WRITE : 0,
+					      0, pg, buf));
+			break;
+		case 3:
+			if (!mirrors[slot])
+				checked(mirror_create(w->fd, mem, n * pg, &mirrors[slot]));
+			break;
+		case 4:
+		case 5:
+			if (mirrors[slot])
+				checked(mirror_rw(w->fd, mirrors[slot],
+						  rnd(&s) % 2 ? RGUP_MIRROR_RW_WRITE : 0,
+						  mem, pg, buf, NULL));
+			break;
+		case 6:
+			if (mirrors[slot])
+				checked(xioctl(w->fd, RGUP_IOC_MIRROR_SNAPSHOT, &snap));
+			break;
+		case 7:
+			if (mirrors[slot] && !checked(mirror_destroy(w->fd, mirrors[slot])))
+				mirrors[slot] = 0;
+			break;
+		}
+		count(&totals->iterations, 1);
+	}
+	/* What is left stays for exit (or SIGKILL) to release. */
+	free(buf);
+	return NULL;
+}
+
+static void *disrupter(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t s = w->seed ^ 0x6469737275ULL;
+	size_t clen = CHAOS_PAGES * pg;
+
+	while (budget_left(w->until)) {
+		unsigned char *coh = rnd(&s) % 2 ? w->mcoh : w->pcoh;
+		size_t first = rnd(&s) % CHAOS_PAGES, n = 1 + rnd(&s) % (CHAOS_PAGES - first);
+		unsigned char *mem = w->chaos + first * pg;
+		pid_t pid;
+
+		switch (rnd(&s) % 8) {
+		case 0:
+		case 1:
+			madvise(coh + rnd(&s) % COH_PAGES * pg, pg, MADV_DONTNEED);
+			break;
+		case 2:
+			pid = fork();
+			if (!pid) {
+				/* Copy-on-write breaks in the child only. */
+				w->mcoh[0]++;
+				w->pcoh[pg]++;
+				_exit(0);
+			}
+			if (pid > 0) {
+				count(&totals->forks, 1);
+				waitpid(pid, NULL, 0);
+			}
+			break;
+		case 3:
+			munmap(mem, n * pg);
+			mmap(mem, n * pg, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+			break;
+		case 4:
+			/* Away and back: the pages move twice, their contents stay. */
+			if (mremap(w->chaos, clen, clen, MREMAP_MAYMOVE | MREMAP_FIXED,
+				   w->away) != MAP_FAILED)
+				mremap(w->away, clen, clen, MREMAP_MAYMOVE | MREMAP_FIXED,
+				       w->chaos);
+			break;
+		case 5:
+			mprotect(mem, n * pg, rnd(&s) % 2 ? PROT_READ : PROT_NONE);
+			break;
+		case 6:
+			mprotect(w->chaos, clen, PROT_READ | PROT_WRITE);
+			break;
+		case 7:
+			madvise(mem, n * pg, MADV_DONTNEED);
+			break;
+		}
+		count(&totals->iterations, 1);
+	}
+	return NULL;
+}
+
+static unsigned char *map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void worker(int parent_fd, uint64_t seed)
+{
+	void *(*fns[])(void *) = { mirror_coherence, pin_coherence, chaos, disrupter };
+	pthread_t t[ARRAY_SIZE(fns)];
+	struct worker w = {
+		.seed = seed,
+		.until = now() + 0.05 + (seed % 450) / 1000.0,
+	};
+
+	w.fd = seed % 2 ? parent_fd : open("/dev/rgup", O_RDWR | O_CLOEXEC);
+	w.mcoh = map(COH_PAGES * pg);
+	w.pcoh = map(COH_PAGES * pg);
+	w.chaos = map(CHAOS_PAGES * pg);
+	w.away = map(CHAOS_PAGES * pg);
+	if (w.fd < 0 || !w.mcoh || !w.pcoh || !w.chaos || !w.away)
+		_exit(2);
+	memset(w.mcoh, 0, COH_PAGES * pg);
+	memset(w.pcoh, 0, COH_PAGES * pg);
+	for (size_t i = 0; i < ARRAY_SIZE(fns); i++)
+		if (pthread_create(&t[i], NULL, fns[i], &w))
+			_exit(3);
+	for (size_t i = 0; i < ARRAY_SIZE(fns); i++)
+		pthread_join(t[i], NULL);
+	_exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t seed = 0x73747265ULL, s;	/* "stre" */
+	double seconds = 10;
+	long pins_before, spawned = 0;
+	pid_t kids[CHILDREN] = { 0 };
+	const char *what = "";
+	int fd, opt, status, n = 0;
+	bool clean;
+
+	max_iterations = 1000000;
+	while ((opt = getopt(argc, argv, "t:i:s:")) != -1) {
+		if (opt == 't')
+			seconds = atof(optarg);
+		else if (opt == 'i')
+			max_iterations = atol(optarg);
+		else if (opt == 's')
+			seed = strtoull(optarg, NULL, 0);
+	}
+	pg = getpagesize();
+	s = seed ? seed : 1;
+	totals = mmap(NULL, sizeof(*totals), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	printf("TAP version 13\n1..4\n");
+	printf("# seed %#llx, %g s, at most %ld iterations\n", (unsigned long long)seed, seconds,
+	       max_iterations);
+	printf("# replay: rgup_stress -s %#llx -t %g -i %ld\n", (unsigned long long)seed, seconds,
+	       max_iterations);
+	fflush(stdout);
+	pins_before = foll_pins_outstanding();
+	fd = open("/dev/rgup", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || totals == MAP_FAILED) {
+		printf("Bail out! /dev/rgup: %s\n", strerror(errno));
+		return 1;
+	}
+	deadline = now() + seconds;
+	while (now() < deadline && totals->iterations < max_iterations) {
+		int slot = rnd(&s) % CHILDREN;
+
+		if (!kids[slot]) {
+			uint64_t wseed = rnd(&s);
+
+			kids[slot] = fork();
+			if (!kids[slot])
+				worker(fd, wseed);
+			if (kids[slot] < 0)
+				kids[slot] = 0;
+			else
+				spawned++;
+		} else if (rnd(&s) % 4 == 0) {
+			/* Kill it wherever it is: pins and mirrors in hand. */
+			if (!kill(kids[slot], SIGKILL))
+				count(&totals->killed, 1);
+			waitpid(kids[slot], NULL, 0);
+			kids[slot] = 0;
+		} else if (waitpid(kids[slot], &status, WNOHANG) == kids[slot]) {
+			if (!WIFEXITED(status) || WEXITSTATUS(status))
+				printf("# worker %d ended with status %#x\n", kids[slot], status);
+			kids[slot] = 0;
+		}
+		usleep(rnd(&s) % 50000);
+	}
+	for (int i = 0; i < CHILDREN; i++)
+		if (kids[i])
+			waitpid(kids[i], NULL, 0);
+	/* The inherited file's table still holds the workers' pins: drop them. */
+	close(fd);
+	printf("# stress iterations: %ld in %g s, %ld workers (%ld killed), %ld forks\n",
+	       totals->iterations, seconds, spawned, totals->killed, totals->forks);
+	printf("%sok %d no stale device or CPU read in %ld coherence checks\n",
+	       totals->stale ? "not " : "", ++n, totals->coherence_checks);
+	printf("%sok %d every chaos ioctl returned 0 or a documented errno: %ld calls, %ld not\n",
+	       totals->undocumented ? "not " : "", ++n, totals->calls, totals->undocumented);
+	clean = foll_pins_back_to(pins_before);
+	printf("%sok %d FOLL_PIN pins back to %ld\n", clean ? "" : "not ", ++n, pins_before);
+	clean = false;
+	for (int i = 0; i < 500 && !clean; i++) {
+		/* Mirrors of exited processes are released by their mm's teardown. */
+		clean = rgup_holds_nothing(&what);
+		if (!clean)
+			usleep(10000);
+	}
+	printf("%sok %d rgup stats: nothing held after the last file closed%s%s\n",
+	       clean ? "" : "not ", ++n, clean ? "" : ": ", clean ? "" : what);
+	return totals->stale || totals->undocumented || !clean ? 1 : 0;
+}
