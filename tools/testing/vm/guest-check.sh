@@ -257,7 +257,11 @@ fi
 	sed -n 's/^# \(injection points: .*\)/\1/p' "$out/rgup_fault_inject.tap"
 	sed -n 's/^# \(stress iterations: .*\)/\1/p' "$out/rgup_stress.tap"
 	sed -n 's/^# \(fuzz calls: .*\)/\1/p' "$out/rgup_ioctl_fuzz.tap"
-	echo "kmemleak: ${leaks:-not in this kernel, no} suspected leaks"
+	if [ -n "${leaks:-}" ]; then
+		echo "kmemleak: $leaks suspected leaks"
+	else
+		echo "kmemleak: not in this kernel"
+	fi
 } > "$out/hardening.txt" 2>/dev/null
 
 {
