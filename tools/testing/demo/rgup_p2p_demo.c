@@ -17,16 +17,9 @@
 #include <unistd.h>
 #include <linux/types.h>
 
-/* samples/rust/rgup_sample_p2p.rs */
-struct rgup_sample_p2p_copy {
-	__u64 src, dst, len;
-	__u32 src_kind, dst_kind;
-	__u64 src_dma, dst_dma;
-};
+#include <rgup_samples_uapi.h>
 
-#define RGUP_SAMPLE_P2P_COPY _IOWR('r', 0x20, struct rgup_sample_p2p_copy)
-#define RGUP_SAMPLE_P2P_STAGE _IOWR('r', 0x21, struct rgup_sample_p2p_copy)
-#define LEN 2048
+#define LEN RGUP_SAMPLE_P2P_MAX_LEN
 
 static const char *kind(__u32 k)
 {

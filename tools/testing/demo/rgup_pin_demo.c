@@ -17,14 +17,7 @@
 
 #include <linux/rgup.h>
 
-/* samples/rust/rgup_sample_dma.rs */
-struct rgup_sample_dma_copy {
-	__u64 src;
-	__u64 dst;
-	__u64 len;
-};
-
-#define RGUP_SAMPLE_DMA_COPY _IOW('r', 1, struct rgup_sample_dma_copy)
+#include <rgup_samples_uapi.h>
 
 static long vm_pin_kb(void)
 {

@@ -26,8 +26,8 @@
 #include "kselftest_harness.h"
 #include "rgup_test_util.h"
 
-#define KIND_BUS 1
-#define KIND_HOST 2
+#define KIND_BUS RGUP_SAMPLE_P2P_KIND_BUS
+#define KIND_HOST RGUP_SAMPLE_P2P_KIND_HOST
 #define LEN RGUP_SAMPLE_P2P_MAX_LEN
 #define PAGE 4096
 

@@ -15,17 +15,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-
-/* The sample's ABI, as documented in samples/rust/rgup_sample_mirror.rs. */
-struct rgup_sample_mirror_bind { __u64 addr, len; };
-struct rgup_sample_mirror_read { __u64 addr, len, buf, faults; };
-struct rgup_sample_mirror_info {
-	__u64 addr, pfn, valid_ptes, installs, invalidations;
-};
-
-#define RGUP_SAMPLE_MIRROR_BIND _IOW('r', 0x10, struct rgup_sample_mirror_bind)
-#define RGUP_SAMPLE_MIRROR_READ _IOWR('r', 0x11, struct rgup_sample_mirror_read)
-#define RGUP_SAMPLE_MIRROR_INFO _IOWR('r', 0x12, struct rgup_sample_mirror_info)
+#include "rgup_test_util.h"
 
 #define NPAGES 8
 

@@ -18,31 +18,13 @@
 #include <unistd.h>
 
 #include <linux/rgup.h>
+#include <rgup_samples_uapi.h>
 
 #ifndef ARRAY_SIZE
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #endif
 
 #define RGUP_STATS_PATH "/sys/kernel/debug/rgup/stats"
-
-/* The sample drivers' ABIs, as documented in samples/rust/rgup_sample_*.rs. */
-struct rgup_sample_dma_copy {
-	__u64 src;
-	__u64 dst;
-	__u64 len;
-};
-
-#define RGUP_SAMPLE_DMA_COPY _IOW('r', 1, struct rgup_sample_dma_copy)
-
-struct rgup_sample_p2p_copy {
-	__u64 src, dst, len;
-	__u32 src_kind, dst_kind;
-	__u64 src_dma, dst_dma;
-};
-
-#define RGUP_SAMPLE_P2P_COPY _IOWR('r', 0x20, struct rgup_sample_p2p_copy)
-#define RGUP_SAMPLE_P2P_STAGE _IOWR('r', 0x21, struct rgup_sample_p2p_copy)
-#define RGUP_SAMPLE_P2P_MAX_LEN 2048
 
 /* include/uapi/linux/rgup.h and its per-command tables */
 static const int rgup_documented_errnos[] = {
