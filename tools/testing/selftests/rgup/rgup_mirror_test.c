@@ -425,9 +425,10 @@ static void *remap_loop(void *arg)
  * rewriting the pages: every page the device returns is one the process
  * mapped (uniform, of a generation already written or being written),
  * never freed memory; once the writer is done the device sees the last
- * generation.
+ * generation. 300 rounds take a few seconds on the test kernel but over the
+ * harness's default 30 s on the debug kernel of a busy host: 10 minutes.
  */
-TEST_F(mirror, concurrent_remap_never_stale)
+TEST_F_TIMEOUT(mirror, concurrent_remap_never_stale, 600)
 {
 	struct remapper r = { .size = self->size, .rounds = 300 };
 	unsigned int *seen = (unsigned int *)self->mirror;
