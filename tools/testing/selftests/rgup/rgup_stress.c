@@ -3,9 +3,10 @@
  * Bounded multi-threaded stress of /dev/rgup, with data verification and
  * SIGKILL of processes holding pins and mirrors.
  *
- * The parent keeps up to CHILDREN worker processes alive until the time or
- * iteration budget is spent, and kills about half of them with SIGKILL at a
- * random point; the others run out their own short lifetime. A worker uses
+ * The parent keeps CHILDREN worker processes alive until the time or
+ * iteration budget is spent, each with a random lifetime of up to a twentieth
+ * of the run, and kills two in three of them with SIGKILL at a random point
+ * of it; the others run out their life. A worker uses
  * either the parent's /dev/rgup file (inherited: its pins outlive it, in that
  * shared table, until the parent closes it) or one of its own. Its threads:
  *
@@ -324,13 +325,13 @@ static unsigned char *map(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static void worker(int parent_fd, uint64_t seed)
+static void worker(int parent_fd, uint64_t seed, double lifetime)
 {
 	void *(*fns[])(void *) = { mirror_coherence, pin_coherence, chaos, disrupter };
 	pthread_t t[ARRAY_SIZE(fns)];
 	struct worker w = {
 		.seed = seed,
-		.until = now() + 0.05 + (seed % 450) / 1000.0,
+		.until = now() + lifetime,
 	};
 
 	w.fd = seed % 2 ? parent_fd : open("/dev/rgup", O_RDWR | O_CLOEXEC);
@@ -353,9 +354,12 @@ static void worker(int parent_fd, uint64_t seed)
 int main(int argc, char **argv)
 {
 	uint64_t seed = 0x73747265ULL, s;	/* "stre" */
-	double seconds = 10;
+	double seconds = 10, max_life;
 	long pins_before, spawned = 0;
-	pid_t kids[CHILDREN] = { 0 };
+	struct kid {
+		pid_t pid;
+		double kill_at;		/* 0: let it run out its life */
+	} kids[CHILDREN] = { 0 };
 	const char *what = "";
 	int fd, opt, status, n = 0;
 	bool clean;
@@ -386,35 +390,44 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	deadline = now() + seconds;
+	/* A worker lives up to a twentieth of the run (at least 0.5 s). */
+	max_life = seconds / 20 > 0.5 ? seconds / 20 : 0.5;
 	while (now() < deadline && totals->iterations < max_iterations) {
-		int slot = rnd(&s) % CHILDREN;
+		for (int i = 0; i < CHILDREN; i++) {
+			struct kid *k = &kids[i];
 
-		if (!kids[slot]) {
-			uint64_t wseed = rnd(&s);
+			if (!k->pid) {
+				double life = 0.05 + max_life * (rnd(&s) % 1000) / 1000.0;
+				uint64_t wseed = rnd(&s);
 
-			kids[slot] = fork();
-			if (!kids[slot])
-				worker(fd, wseed);
-			if (kids[slot] < 0)
-				kids[slot] = 0;
-			else
-				spawned++;
-		} else if (rnd(&s) % 4 == 0) {
-			/* Kill it wherever it is: pins and mirrors in hand. */
-			if (!kill(kids[slot], SIGKILL))
-				count(&totals->killed, 1);
-			waitpid(kids[slot], NULL, 0);
-			kids[slot] = 0;
-		} else if (waitpid(kids[slot], &status, WNOHANG) == kids[slot]) {
-			if (!WIFEXITED(status) || WEXITSTATUS(status))
-				printf("# worker %d ended with status %#x\n", kids[slot], status);
-			kids[slot] = 0;
+				/* Two in three die by SIGKILL, at a random point of their life. */
+				k->kill_at = 0;
+				if (rnd(&s) % 3)
+					k->kill_at = now() + life * (rnd(&s) % 1000) / 1000.0;
+				k->pid = fork();
+				if (!k->pid)
+					worker(fd, wseed, life);
+				if (k->pid < 0)
+					k->pid = 0;
+				else
+					spawned++;
+			} else if (k->kill_at && now() >= k->kill_at) {
+				/* Wherever it is: pins and mirrors in hand. */
+				if (!kill(k->pid, SIGKILL))
+					count(&totals->killed, 1);
+				waitpid(k->pid, NULL, 0);
+				k->pid = 0;
+			} else if (waitpid(k->pid, &status, WNOHANG) == k->pid) {
+				if (!WIFEXITED(status) || WEXITSTATUS(status))
+					printf("# worker %d ended: status %#x\n", k->pid, status);
+				k->pid = 0;
+			}
 		}
-		usleep(rnd(&s) % 50000);
+		usleep(10000);
 	}
 	for (int i = 0; i < CHILDREN; i++)
-		if (kids[i])
-			waitpid(kids[i], NULL, 0);
+		if (kids[i].pid)
+			waitpid(kids[i].pid, NULL, 0);
 	/* The inherited file's table still holds the workers' pins: drop them. */
 	close(fd);
 	printf("# stress iterations: %ld in %g s, %ld workers (%ld killed), %ld forks\n",
