@@ -34,16 +34,20 @@ if has mirror "$@"; then insmod "${KBUILD:?}/lib/test_hmm.ko"; fi
 bench_module() { has pin "$@" || has p2p "$@" || has profile "$@"; }
 if bench_module "$@"; then insmod "$root/rgup_bench.ko"; fi
 
-# perf record of rgup_pin_bench --loop IMPL 4096 for a few seconds, per IMPL.
+# perf record (cpu-clock, the task only) of rgup_pin_bench --loop IMPL 4096
+# for a few seconds, per IMPL: a flat profile by symbol. perf writes its data
+# to the guest's tmpfs (writing it to the 9p output directory fails).
 profile() {
-	local impl
+	local impl tmp
 	command -v perf >/dev/null || { echo "guest-bench.sh: no perf" >&2; return 1; }
-	for impl in 0 1 2 10 11; do
-		perf record -q -e cpu-clock -F 10000 -a -o "$out/perf-pin-$impl.data" -- \
-			"$here/rgup_pin_bench" --loop "$impl" 4096 4 > "$out/perf-pin-$impl.txt"
-		perf report -q -i "$out/perf-pin-$impl.data" --stdio --sort sym \
-			--percent-limit 0.5 >> "$out/perf-pin-$impl.txt" 2>&1
+	tmp=$(mktemp -d /dev/shm/rgup-perf.XXXXXX)
+	for impl in 0 1 2 5 10 11; do
+		perf record -q -e cpu-clock -F 20000 -B -N -o "$tmp/$impl.data" -- \
+			"$here/rgup_pin_bench" --loop "$impl" 4096 5 > "$out/perf-pin-$impl.txt"
+		perf report -q -i "$tmp/$impl.data" --kallsyms=/proc/kallsyms --stdio \
+			--sort dso,sym --percent-limit 0.5 2>&1 | cut -c1-160 >> "$out/perf-pin-$impl.txt"
 	done
+	rm -rf "$tmp"
 }
 
 rc=0
