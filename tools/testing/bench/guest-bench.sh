@@ -11,6 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
+. "$root/tools/testing/vm/guest-env.sh"	# pins_outstanding
 out=$1
 shift
 has() { [[ " ${*:2} " == *" $1 "* ]]; }
@@ -53,7 +54,13 @@ profile() {
 rc=0
 for name in "$@"; do
 	case $name in
-	pin) "$here/rgup_pin_bench" "$out/pin.csv" "$out/pin-memory.csv" || rc=1 ;;
+	pin)
+		grep -i '^HugePages_\(Total\|Free\)' /proc/meminfo > "$out/pin-hugepages.txt"
+		"$here/rgup_pin_bench" "$out/pin.csv" "$out/pin-memory.csv" || rc=1
+		# Pins left behind would show here (and keep huge pages from the pool).
+		grep -i '^HugePages_\(Total\|Free\)' /proc/meminfo >> "$out/pin-hugepages.txt"
+		echo "FOLL_PIN outstanding after: $(pins_outstanding)" >> "$out/pin-hugepages.txt"
+		;;
 	mirror) "$here/rgup_mirror_bench" "$out/mirror.csv" || rc=1 ;;
 	p2p) "$here/rgup_p2p_bench" "$out/p2p.csv" || rc=1 ;;
 	profile) profile || rc=1 ;;

@@ -229,13 +229,13 @@ static void time_case(FILE *csv, const struct bench_case *bc, char *mem)
 }
 
 /* MemFree, Slab and VmallocUsed of /proc/meminfo, in KiB. */
-static void meminfo(long kib[3])
+static void read_meminfo(long kib[3])
 {
 	static const char *const keys[] = { "MemFree:", "Slab:", "VmallocUsed:" };
 	FILE *f = fopen("/proc/meminfo", "r");
 	char line[256];
 
-	kib[0] = kib[1] = kib[2] = 0;
+	memset(kib, 0, 3 * sizeof(*kib));
 	while (f && fgets(line, sizeof(line), f))
 		for (int k = 0; k < 3; k++)
 			if (!strncmp(line, keys[k], strlen(keys[k])))
@@ -263,7 +263,7 @@ static void memory_case(FILE *csv, const char *name, char *mem, size_t size, int
 		int i;
 
 		sync();
-		meminfo(before);
+		read_meminfo(before);
 		for (i = 0; i < pins; i++) {
 			struct rgup_pin p = {
 				.size = sizeof(p), .flags = RGUP_PIN_WRITE,
@@ -271,12 +271,13 @@ static void memory_case(FILE *csv, const char *name, char *mem, size_t size, int
 			};
 
 			if (ioctl(fd, RGUP_IOC_PIN, &p)) {
-				fprintf(stderr, "memory %s: pin %d: %s\n", name, i, strerror(errno));
+				fprintf(stderr, "memory %s: pin %d: %s\n", name, i,
+					strerror(errno));
 				break;
 			}
 			handles[i] = p.handle;
 		}
-		meminfo(during);
+		read_meminfo(during);
 		close(fd);	/* unpins everything */
 		if (i < pins)
 			break;
@@ -302,7 +303,7 @@ static char *buffer(const struct bench_case *bc)
 }
 
 /* --loop IMPL SIZE SECONDS: one implementation in a loop, for a profiler. */
-static int loop(int impl, size_t size, double seconds)
+static int run_loop(int impl, size_t size, double seconds)
 {
 	struct bench_case bc = { "", "", size, ANON, MADV_NOHUGEPAGE };
 	char *mem = buffer(&bc);
@@ -342,13 +343,14 @@ int main(int argc, char **argv)
 		return 4;
 	}
 	if (!strcmp(argv[1], "--loop") && argc == 5)
-		return loop(atoi(argv[2]), strtoul(argv[3], NULL, 0), atof(argv[4]));
+		return run_loop(atoi(argv[2]), strtoul(argv[3], NULL, 0), atof(argv[4]));
 	csv = bench_csv_open(argv[1]);
 	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
 		char *mem = buffer(&cases[c]);
 
 		if (!mem) {
-			fprintf(stderr, "pin: %s skipped: mmap: %s\n", cases[c].name, strerror(errno));
+			fprintf(stderr, "pin: %s skipped: mmap: %s\n", cases[c].name,
+				strerror(errno));
 			continue;
 		}
 		time_case(csv, &cases[c], mem);
