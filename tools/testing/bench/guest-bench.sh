@@ -4,8 +4,9 @@
 # Inside the VM for run-bench.sh: load rgup and what the named benchmarks
 # compare against, run them one after the other in this boot, and write
 # their CSVs and env.txt (kernel, CPU, memory) into OUTDIR. "profile" samples
-# 4 KiB pins (rgup and the C, in the kernel and through the ioctls) with
-# perf record (cpu-clock) and writes perf-pin-*.txt, flat profiles.
+# 4 KiB pins (rgup and the C, in the kernel and through the ioctls) and the
+# mirror's 512 MiB THP fault-in (rgup and test_hmm) with perf record
+# (cpu-clock) and writes perf-pin-*.txt and perf-mirror-*.txt, flat profiles.
 #
 #   guest-bench.sh OUTDIR pin|mirror|p2p|profile...
 set -euo pipefail
@@ -31,7 +32,7 @@ has() { [[ " ${*:2} " == *" $1 "* ]]; }
 # 300 huge pages of 2 MiB for the pin benchmark's hugetlb cases.
 echo 300 > /proc/sys/vm/nr_hugepages
 insmod "$root/rgup.ko"
-if has mirror "$@"; then insmod "${KBUILD:?}/lib/test_hmm.ko"; fi
+if has mirror "$@" || has profile "$@"; then insmod "${KBUILD:?}/lib/test_hmm.ko"; fi
 bench_module() { has pin "$@" || has p2p "$@" || has profile "$@"; }
 if bench_module "$@"; then insmod "$root/rgup_bench.ko"; fi
 
@@ -47,6 +48,14 @@ profile() {
 			"$here/rgup_pin_bench" --loop "$impl" 4096 5 > "$out/perf-pin-$impl.txt"
 		perf report -q -i "$tmp/$impl.data" --kallsyms=/proc/kallsyms --stdio \
 			--sort dso,sym --percent-limit 0.5 2>&1 | cut -c1-160 >> "$out/perf-pin-$impl.txt"
+	done
+	# Mirror fault-in of 512 MiB with THP (case 3), rgup (0) and test_hmm (1).
+	for impl in 0 1; do
+		perf record -q -e cpu-clock -F 5000 -B -N -o "$tmp/m$impl.data" -- \
+			"$here/rgup_mirror_bench" --loop "$impl" 3 3 > "$out/perf-mirror-$impl.txt"
+		perf report -q -i "$tmp/m$impl.data" --kallsyms=/proc/kallsyms --stdio \
+			--sort dso,sym --percent-limit 0.5 2>&1 | cut -c1-160 >> "$out/perf-mirror-$impl.txt"
+		rm -f "$tmp/m$impl.data"
 	done
 	rm -rf "$tmp"
 }
@@ -68,7 +77,7 @@ for name in "$@"; do
 	esac
 done
 
-if has mirror "$@"; then rmmod test_hmm; fi
+if has mirror "$@" || has profile "$@"; then rmmod test_hmm; fi
 if bench_module "$@"; then rmmod rgup_bench; fi
 rmmod rgup
 exit $rc

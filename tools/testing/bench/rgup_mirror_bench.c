@@ -18,6 +18,11 @@
  * CSV named by the first argument (bench_util.h); report.py makes the
  * tables (min/median/max, ratio of medians). Not a test: nothing here passes
  * or fails on a time. Needs rgup.ko and test_hmm.ko loaded, root.
+ *
+ *   rgup_mirror_bench --loop DEV CASE COUNT
+ *
+ * measures case number CASE (from 0, in the order of cases[]) COUNT times on
+ * one device, 0 rgup or 1 upstream, for a profiler (perf record) to sample.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -160,13 +165,22 @@ int main(int argc, char **argv)
 	int r, d, ndev;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s SAMPLES.csv\n", argv[0]);
+		fprintf(stderr, "usage: %s SAMPLES.csv | --loop DEV CASE COUNT\n", argv[0]);
 		return 2;
 	}
 	mirror_buf = malloc(512 * MIB);
 	if (!mirror_buf) {
 		perror("rgup_mirror_bench");
 		return 1;
+	}
+	/* --loop DEV CASE COUNT: one case on one device (0 rgup, 1 upstream), for a profiler. */
+	if (!strcmp(argv[1], "--loop") && argc == 5) {
+		int dev = atoi(argv[2]), n = atoi(argv[4]);
+		const struct bench_case *c = &cases[atoi(argv[3]) % ARRAY_SIZE(cases)];
+
+		for (r = 0; r < n; r++)
+			printf("--loop %s, %s: %.0f us\n", names[dev], c->name, measure(c, dev));
+		return 0;
 	}
 	csv = bench_csv_open(argv[1]);
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {

@@ -61,8 +61,8 @@ rgup_stage "bench: ${names[*]} in one boot; results in $out"
 } >> "$out/host.txt"
 
 if [ "${names[*]}" = profile ]; then
-	head -n 30 "$out"/perf-pin-*.txt
-	echo "profiles: $out/perf-pin-*.txt"
+	head -n 30 "$out"/perf-*.txt
+	echo "profiles: $out/perf-*.txt"
 	exit 0
 fi
 /usr/bin/python3 "$here/report.py" "$out"
