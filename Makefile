@@ -7,7 +7,10 @@
 #   make demo         bootstrap, build, boot a test kernel, show rgup working
 #   make check        host checks + build + all tests in QEMU
 #   make check-debug  the same tests on the debug kernel (KASAN, lockdep, kmemleak)
-#   make bench-pin|bench-mirror|bench-p2p   rgup vs its C counterpart, one boot
+#   make bench        every benchmark, rgup vs its upstream C counterpart, in one
+#                     boot: results.md, results.csv and PNG plots in
+#                     ~/.cache/rgup/logs/bench-<time>/ (installs python3-matplotlib)
+#   make bench-pin|bench-mirror|bench-p2p   one of them, the same way
 #
 # See README.md and Documentation/rgup/testing.rst.
 
@@ -39,7 +42,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
-	check check-debug demo bench-pin bench-mirror bench-p2p help
+	check check-debug demo bench bench-pin bench-mirror bench-p2p help
 
 all: modules
 
@@ -106,6 +109,9 @@ demo:
 	tools/testing/demo.sh
 
 # Benchmarks: not part of check; they report ratios, they never fail on a time.
+bench:
+	tools/testing/bench/run-bench.sh
+
 bench-pin:
 	tools/testing/bench/run-bench.sh pin
 
@@ -116,4 +122,4 @@ bench-p2p:
 	tools/testing/bench/run-bench.sh p2p
 
 help:
-	@sed -n '3,14p' Makefile
+	@sed -n '3,15p' Makefile

@@ -526,14 +526,17 @@ struct MemlockCharge {
 impl MemlockCharge {
     fn new(mm: &MmWithUser, pages: usize) -> Result<Self, PinError> {
         let delta = i64::try_from(pages).map_err(|_| PinError::TooLarge)?;
-        // SAFETY: `CAP_IPC_LOCK` is a valid capability; `capable` may sleep, we are in process
-        // context.
-        let bypass = unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) };
         // SAFETY: Reads the current task's rlimit.
         let limit = unsafe { helpers::rgup_helper_memlock_limit_pages() } as usize;
         // SAFETY: `mm` is a live mm (we hold a reference to it).
         let now = unsafe { helpers::rgup_helper_mm_pinned_vm_add(mm.as_raw(), delta) };
-        if !bypass && usize::try_from(now).map_or(true, |now| now > limit) {
+        // As `account_locked_vm()` does, ask for `CAP_IPC_LOCK` only beyond the limit: `capable()`
+        // runs the LSM hooks and marks the task as having used a privilege.
+        if usize::try_from(now).map_or(true, |now| now > limit)
+            // SAFETY: `CAP_IPC_LOCK` is a valid capability; `capable` may sleep, we are in
+            // process context.
+            && !unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) }
+        {
             // SAFETY: Undoes the addition just made.
             unsafe { helpers::rgup_helper_mm_pinned_vm_add(mm.as_raw(), -delta) };
             return Err(PinError::OverMemlockLimit { pages, limit });

@@ -26,30 +26,9 @@ PACKAGES=(
 	curl ca-certificates
 )
 
-as_root() {
-	if [ "$(id -u)" = 0 ]; then
-		"$@"
-	elif command -v sudo >/dev/null; then
-		sudo "$@"
-	else
-		rgup_die "need root to run: $*"
-	fi
-}
-
 install_packages() {
-	local missing=() p
-	for p in "${PACKAGES[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
-			missing+=("$p")
-	done
-	if [ ${#missing[@]} = 0 ]; then
-		rgup_stage "bootstrap: Debian packages present"
-		return
-	fi
-	rgup_stage "bootstrap: apt-get install ${missing[*]}"
-	as_root apt-get update -qq
-	as_root env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends "${missing[@]}"
+	rgup_apt_install "${PACKAGES[@]}"
+	rgup_stage "bootstrap: Debian packages present"
 }
 
 install_bindgen() {

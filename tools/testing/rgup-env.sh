@@ -50,3 +50,29 @@ rgup_die() {
 	printf 'rgup: error: %s\n' "$*" >&2
 	exit 1
 }
+
+# rgup_as_root CMD...: run CMD as root (directly, or through sudo).
+rgup_as_root() {
+	if [ "$(id -u)" = 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		rgup_die "need root to run: $*"
+	fi
+}
+
+# rgup_apt_install PKG...: install the Debian packages of the list that are
+# missing (one apt-get update first); a no-op when all are present.
+rgup_apt_install() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+			missing+=("$p")
+	done
+	[ ${#missing[@]} != 0 ] || return 0
+	rgup_stage "apt-get install ${missing[*]}"
+	rgup_as_root apt-get update -qq
+	rgup_as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}

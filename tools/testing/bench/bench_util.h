@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* What rgup's user-space benchmarks share: a clock and a sort for medians. */
+/*
+ * What rgup's user-space benchmarks share: a clock, a sort, the CSV every
+ * benchmark writes (read by report.py, which makes the tables and plots), and
+ * the ioctls of the benchmark module rgup_bench (rgup_bench.rs).
+ */
 #ifndef RGUP_BENCH_UTIL_H
 #define RGUP_BENCH_UTIL_H
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -23,5 +31,47 @@ static inline int cmp_double(const void *a, const void *b)
 
 	return (x > y) - (x < y);
 }
+
+/*
+ * One sample per row: which benchmark, the series a plot groups by, the case
+ * (one table row), its size in bytes (the x axis), the implementation
+ * ("rgup", "upstream": the pair whose medians make the ratio; any other name
+ * is an extra column), the round and the time. Text fields are quoted: they
+ * may hold commas.
+ */
+#define BENCH_CSV_HEADER "bench,series,case,size_bytes,implementation,round,microseconds\n"
+
+/* The CSV at path (the first argument of every benchmark), header written. */
+static inline FILE *bench_csv_open(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fputs(BENCH_CSV_HEADER, f);
+	return f;
+}
+
+static inline void bench_csv_row(FILE *f, const char *bench, const char *series,
+				 const char *name, unsigned long long size,
+				 const char *impl, int round, double us)
+{
+	fprintf(f, "%s,\"%s\",\"%s\",%llu,\"%s\",%d,%.3f\n", bench, series, name, size, impl,
+		round, us);
+	fflush(f);
+}
+
+/* The argument of the benchmark module's ioctls (rgup_bench.rs). */
+struct rgup_bench {
+	__u64 addr, len;
+	__u32 iters, impl;
+	__u64 ns;
+	__u32 segments, pad;
+};
+
+#define RGUP_BENCH_P2P _IOWR('r', 0x30, struct rgup_bench)
+#define RGUP_BENCH_PIN _IOWR('r', 0x31, struct rgup_bench)
 
 #endif /* RGUP_BENCH_UTIL_H */

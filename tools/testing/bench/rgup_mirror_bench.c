@@ -13,10 +13,16 @@
  *
  * Each measurement opens its device afresh (a new mirror of the whole
  * address space) and closes it after, so that only one mirror sees the
- * invalidations. Prints a Markdown table of min/median/max in microseconds
- * and the ratio of the medians (rgup / upstream); writes every sample to
- * the CSV named by the first argument. Not a test: nothing here passes or
- * fails on a time. Needs rgup.ko and test_hmm.ko loaded, root.
+ * invalidations. The munmap cases go from 1 to 262144 pages: the
+ * invalidation cost against the mirrored size. Writes every sample to the
+ * CSV named by the first argument (bench_util.h); report.py makes the
+ * tables (min/median/max, ratio of medians). Not a test: nothing here passes
+ * or fails on a time. Needs rgup.ko and test_hmm.ko loaded, root.
+ *
+ *   rgup_mirror_bench --loop DEV CASE COUNT
+ *
+ * measures case number CASE (from 0, in the order of cases[]) COUNT times on
+ * one device, 0 rgup or 1 upstream, for a profiler (perf record) to sample.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +46,7 @@
 enum kind { FAULT_IN, DEVICE_READ, MUNMAP };
 
 struct bench_case {
+	const char *series;
 	const char *name;
 	enum kind kind;
 	size_t size;
@@ -47,18 +54,31 @@ struct bench_case {
 };
 
 static const struct bench_case cases[] = {
-	{ "fault-in 64 MiB, 4 KiB pages", FAULT_IN, 64 * MIB, MADV_NOHUGEPAGE },
-	{ "fault-in 64 MiB, THP", FAULT_IN, 64 * MIB, MADV_HUGEPAGE },
-	{ "fault-in 512 MiB, 4 KiB pages", FAULT_IN, 512 * MIB, MADV_NOHUGEPAGE },
-	{ "fault-in 512 MiB, THP", FAULT_IN, 512 * MIB, MADV_HUGEPAGE },
-	{ "device read 64 MiB (mirrored)", DEVICE_READ, 64 * MIB, MADV_NOHUGEPAGE },
-	{ "munmap of 1 mirrored page", MUNMAP, 4096, MADV_NOHUGEPAGE },
-	{ "munmap of 512 mirrored pages", MUNMAP, 2 * MIB, MADV_NOHUGEPAGE },
-	{ "munmap of 262144 mirrored pages", MUNMAP, 1024 * MIB, MADV_NOHUGEPAGE },
+	{ "fault-in, 4 KiB pages", "fault-in 64 MiB, 4 KiB pages", FAULT_IN, 64 * MIB,
+	  MADV_NOHUGEPAGE },
+	{ "fault-in, THP", "fault-in 64 MiB, THP", FAULT_IN, 64 * MIB, MADV_HUGEPAGE },
+	{ "fault-in, 4 KiB pages", "fault-in 512 MiB, 4 KiB pages", FAULT_IN, 512 * MIB,
+	  MADV_NOHUGEPAGE },
+	{ "fault-in, THP", "fault-in 512 MiB, THP", FAULT_IN, 512 * MIB, MADV_HUGEPAGE },
+	{ "device read", "device read 64 MiB (mirrored)", DEVICE_READ, 64 * MIB,
+	  MADV_NOHUGEPAGE },
+	{ "munmap invalidation", "munmap of 1 mirrored page", MUNMAP, 4096, MADV_NOHUGEPAGE },
+	{ "munmap invalidation", "munmap of 8 mirrored pages", MUNMAP, 32 * 1024,
+	  MADV_NOHUGEPAGE },
+	{ "munmap invalidation", "munmap of 64 mirrored pages", MUNMAP, 256 * 1024,
+	  MADV_NOHUGEPAGE },
+	{ "munmap invalidation", "munmap of 512 mirrored pages", MUNMAP, 2 * MIB,
+	  MADV_NOHUGEPAGE },
+	{ "munmap invalidation", "munmap of 4096 mirrored pages", MUNMAP, 16 * MIB,
+	  MADV_NOHUGEPAGE },
+	{ "munmap invalidation", "munmap of 32768 mirrored pages", MUNMAP, 128 * MIB,
+	  MADV_NOHUGEPAGE },
+	{ "munmap invalidation", "munmap of 262144 mirrored pages", MUNMAP, 1024 * MIB,
+	  MADV_NOHUGEPAGE },
 };
 
 static const char *const devices[] = { "/dev/rgup_dmirror0", "/dev/hmm_dmirror0" };
-static const char *const names[] = { "rgup", "upstream" };
+static const char *const names[] = { "rgup", "upstream", "no mirror" };
 
 static unsigned char *mirror_buf;
 
@@ -138,36 +158,33 @@ out:
 	return t;
 }
 
-struct stats {
-	double min, median, max;
-};
-
-static struct stats summarize(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return (struct stats){ v[0], v[n / 2], v[n - 1] };
-}
-
 int main(int argc, char **argv)
 {
-	FILE *csv = argc > 1 ? fopen(argv[1], "w") : NULL;
-	double samples[3][ROUNDS];
+	FILE *csv;
 	size_t i;
 	int r, d, ndev;
 
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s SAMPLES.csv | --loop DEV CASE COUNT\n", argv[0]);
+		return 2;
+	}
 	mirror_buf = malloc(512 * MIB);
 	if (!mirror_buf) {
 		perror("rgup_mirror_bench");
 		return 1;
 	}
-	if (csv)
-		fprintf(csv, "case,implementation,round,microseconds\n");
-	printf("| case | rgup min / median / max (us) | upstream min / median / max (us) ");
-	printf("| ratio | no mirror (us) |\n");
-	printf("|---|---|---|---|---|\n");
+	/* --loop DEV CASE COUNT: one case on one device (0 rgup, 1 upstream), for a profiler. */
+	if (!strcmp(argv[1], "--loop") && argc == 5) {
+		int dev = atoi(argv[2]), n = atoi(argv[4]);
+		const struct bench_case *c = &cases[atoi(argv[3]) % ARRAY_SIZE(cases)];
+
+		for (r = 0; r < n; r++)
+			printf("--loop %s, %s: %.0f us\n", names[dev], c->name, measure(c, dev));
+		return 0;
+	}
+	csv = bench_csv_open(argv[1]);
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		const struct bench_case *c = &cases[i];
-		struct stats s[3];
 
 		ndev = c->kind == MUNMAP ? 3 : 2;
 		measure(c, 0);	/* warm-up */
@@ -182,24 +199,13 @@ int main(int argc, char **argv)
 						dev == 2 ? "no device" : devices[dev], t);
 					return 1;
 				}
-				samples[dev][r] = t;
-				if (csv)
-					fprintf(csv, "%s,%s,%d,%.1f\n", c->name,
-						dev == 2 ? "none" : names[dev], r, t);
+				bench_csv_row(csv, "mirror", c->series, c->name, c->size,
+					      names[dev], r, t);
 			}
 		}
-		for (d = 0; d < ndev; d++)
-			s[d] = summarize(samples[d], ROUNDS);
-		printf("| %s | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %.2f |",
-		       c->name, s[0].min, s[0].median, s[0].max,
-		       s[1].min, s[1].median, s[1].max, s[0].median / s[1].median);
-		if (ndev == 3)
-			printf(" %.0f |\n", s[2].median);
-		else
-			printf(" |\n");
+		printf("mirror: %s: done\n", c->name);
 		fflush(stdout);
 	}
-	if (csv)
-		fclose(csv);
+	fclose(csv);
 	return 0;
 }

@@ -3,12 +3,13 @@
  * DmaOnlySgt::from_user() + drop vs the C a driver writes for the same job
  * (pin_user_pages_fast(FOLL_PCI_P2PDMA), sg_alloc_table_from_pages_segment(),
  * dma_map_sgtable(), and back), on the same user pages, timed inside the
- * kernel by the benchmark module rgup_bench_p2p (tools/testing/bench/
- * rgup_bench_p2p.rs): 1, 64 and 4096 DMA segments, interleaved, ROUNDS times
- * ITERS iterations; min/median/max per iteration in microseconds and the
- * ratio of medians. The pages are system RAM made physically discontiguous,
- * one segment each, so that the segment count is what the case says. Not a
- * test. Writes the samples as CSV to the first argument.
+ * kernel by the benchmark module rgup_bench (tools/testing/bench/
+ * rgup_bench.rs): 1, 64 and 4096 DMA segments, interleaved, ROUNDS times
+ * ITERS iterations, microseconds per iteration. The pages are system RAM
+ * made physically discontiguous, one segment each, so that the segment count
+ * is what the case says (no P2P device needed: the mapping is for a faux
+ * device). Not a test. Writes the samples as CSV (bench_util.h) to the first
+ * argument; report.py makes the table.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,14 +25,6 @@
 
 #include "bench_util.h"
 
-struct rgup_bench_p2p {
-	__u64 addr, len;
-	__u32 iters, impl;
-	__u64 ns;
-	__u32 segments, pad;
-};
-
-#define RGUP_BENCH_P2P _IOWR('r', 0x30, struct rgup_bench_p2p)
 #define ROUNDS 7
 
 static const struct { unsigned int pages, iters; } cases[] = {
@@ -65,23 +58,24 @@ static void *scattered(unsigned int n)
 
 int main(int argc, char **argv)
 {
-	FILE *csv = argc > 1 ? fopen(argv[1], "w") : NULL;
-	int fd = open("/dev/rgup_bench_p2p", O_RDWR);
-	static const char *const names[] = { "rgup", "C" };
+	int fd = open("/dev/rgup_bench", O_RDWR);
+	static const char *const names[] = { "rgup", "upstream" };
+	char name[64];
+	FILE *csv;
 	size_t i;
 	int r, k;
 
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s SAMPLES.csv\n", argv[0]);
+		return 2;
+	}
 	if (fd < 0) {
-		perror("/dev/rgup_bench_p2p");
+		perror("/dev/rgup_bench");
 		return 1;
 	}
-	if (csv)
-		fprintf(csv, "case,implementation,round,microseconds_per_iteration,segments\n");
-	printf("| case | rgup min / median / max (us) | C min / median / max (us) | ratio |\n");
-	printf("|---|---|---|---|\n");
+	csv = bench_csv_open(argv[1]);
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		double t[2][ROUNDS];
-		unsigned int segs[2] = { 0, 0 };
+		size_t len = (size_t)cases[i].pages * getpagesize();
 		void *buf = scattered(cases[i].pages);
 
 		if (!buf) {
@@ -91,9 +85,8 @@ int main(int argc, char **argv)
 		for (r = -1; r < ROUNDS; r++) {	/* round -1 warms up */
 			for (k = 0; k < 2; k++) {
 				int which = r % 2 ? 1 - k : k;
-				struct rgup_bench_p2p b = {
-					.addr = (uintptr_t)buf,
-					.len = (__u64)cases[i].pages * getpagesize(),
+				struct rgup_bench b = {
+					.addr = (uintptr_t)buf, .len = len,
 					.iters = cases[i].iters, .impl = which,
 				};
 
@@ -103,22 +96,17 @@ int main(int argc, char **argv)
 				}
 				if (r < 0)
 					continue;
-				t[which][r] = b.ns / 1e3 / cases[i].iters;
-				segs[which] = b.segments;
-				if (csv)
-					fprintf(csv, "%u segments,%s,%d,%.3f,%u\n", cases[i].pages,
-						names[which], r, t[which][r], b.segments);
+				if (b.segments != cases[i].pages)
+					fprintf(stderr, "p2p: %s made %u segments for %u pages\n",
+						names[which], b.segments, cases[i].pages);
+				snprintf(name, sizeof(name), "%u segments", cases[i].pages);
+				bench_csv_row(csv, "p2p", "map + unmap", name, len, names[which], r,
+					      b.ns / 1e3 / cases[i].iters);
 			}
 		}
-		qsort(t[0], ROUNDS, sizeof(double), cmp_double);
-		qsort(t[1], ROUNDS, sizeof(double), cmp_double);
-		printf("| %u pages (%u / %u segments) ", cases[i].pages, segs[0], segs[1]);
-		printf("| %.1f / %.1f / %.1f ", t[0][0], t[0][ROUNDS / 2], t[0][ROUNDS - 1]);
-		printf("| %.1f / %.1f / %.1f ", t[1][0], t[1][ROUNDS / 2], t[1][ROUNDS - 1]);
-		printf("| %.2f |\n", t[0][ROUNDS / 2] / t[1][ROUNDS / 2]);
+		printf("p2p: %u segments: done\n", cases[i].pages);
 		fflush(stdout);
 	}
-	if (csv)
-		fclose(csv);
+	fclose(csv);
 	return 0;
 }

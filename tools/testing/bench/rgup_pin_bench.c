@@ -1,20 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Pin + unpin cost, rgup vs upstream, in the same boot on the same buffer.
+ * Pin + unpin cost, rgup vs upstream, in the same boot on the same buffer,
+ * two ways, and rgup's memory per pinned page:
  *
- *   rgup   RGUP_IOC_PIN (RGUP_PIN_WRITE, locked path, RLIMIT_MEMLOCK
- *          accounting) followed by RGUP_IOC_UNPIN
- *   upstream  gup_test's PIN_LONGTERM_BENCHMARK: pin_user_pages(FOLL_WRITE |
- *          FOLL_LONGTERM) under mmap_lock, then unpin, in one ioctl
+ *   ioctl      rgup's RGUP_IOC_PIN (RGUP_PIN_WRITE, locked path,
+ *              RLIMIT_MEMLOCK accounting) + RGUP_IOC_UNPIN, two system calls,
+ *              against gup_test's PIN_LONGTERM_BENCHMARK (pin_user_pages(
+ *              FOLL_WRITE | FOLL_LONGTERM) under mmap_lock, unpin, and a
+ *              per-page verification, in one), timed from user space; the
+ *              "null ioctl" column is one RGUP_IOC_VERSION.
+ *   in kernel  the library alone, through the benchmark module rgup_bench:
+ *              PinRequest::pin() + drop against the C a driver writes
+ *              (kvmalloc_array, pin_user_pages under mmap_lock,
+ *              unpin_user_pages, kvfree), timed inside the kernel, like for
+ *              like. The extra columns take it apart by elimination:
+ *              "rgup, no accounting" is PinRequest with Accounting::None,
+ *              "C + accounting" adds to the C what rgup's RLIMIT_MEMLOCK
+ *              accounting does, "rgup preflight" is PinRequest::check() alone
+ *              (mmap lock + VMA walk), "mmap lock" the lock and unlock alone.
+ *   memory     MemFree, Slab and VmallocUsed (/proc/meminfo) before and while
+ *              rgup holds pins: the bytes of bookkeeping per pinned page.
  *
- * Both are timed from user space around the ioctls, interleaved, ROUNDS
- * times per case; the table shows min/median/max in microseconds and the
- * ratio of the medians. rgup needs two syscalls where gup_test needs one, so
- * the last column also subtracts the median of a null ioctl (RGUP_IOC_VERSION,
- * measured in the same rounds) from rgup's time: that ratio compares the
- * pinning work itself. Not a test: nothing here
- * passes or fails on a time. Needs rgup.ko, CONFIG_GUP_TEST, root, and free
- * 2 MiB huge pages for the hugetlb cases.
+ * Sizes 4 KiB to 1 GiB of 4 KiB pages, plus THP and hugetlb. Interleaved
+ * (the order alternates per round), ROUNDS rounds after a warm-up; small
+ * cases average several calls per sample. Writes the samples as CSV
+ * (bench_util.h) to the first argument and the memory table to the second;
+ * report.py makes the tables.
+ *
+ *   rgup_pin_bench --loop IMPL SIZE SECONDS
+ *
+ * pins and unpins SIZE bytes for SECONDS with one implementation (0-5 as in
+ * rgup_bench.rs, 10 rgup's ioctls, 11 gup_test's), for a profiler (perf
+ * record) to sample. Not a test: nothing here passes or fails on a
+ * time. Needs rgup.ko, rgup_bench.ko, CONFIG_GUP_TEST, root, and free 2 MiB
+ * huge pages for the hugetlb cases.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,24 +52,44 @@
 #include "bench_util.h"
 
 #define ROUNDS 9
+#define KIB 1024UL
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
 #define FOLL_WRITE 0x01		/* include/linux/mm_types.h */
 
 struct bench_case {
-	const char *name;
+	const char *series;	/* the plot */
+	const char *name;	/* the table row */
 	size_t size;
 	int mmap_flags;
 	int madvise;		/* 0 or MADV_HUGEPAGE / MADV_NOHUGEPAGE */
 };
 
+#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+#define HUGETLB (ANON | MAP_HUGETLB)
+
 static const struct bench_case cases[] = {
-	{ "4 KiB anon", 4096, MAP_PRIVATE | MAP_ANONYMOUS, MADV_NOHUGEPAGE },
-	{ "2 MiB THP", 2UL << 20, MAP_PRIVATE | MAP_ANONYMOUS, MADV_HUGEPAGE },
-	{ "64 MiB anon 4K pages", 64UL << 20, MAP_PRIVATE | MAP_ANONYMOUS, MADV_NOHUGEPAGE },
-	{ "64 MiB hugetlb", 64UL << 20, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, 0 },
-	{ "512 MiB hugetlb", 512UL << 20, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, 0 },
+	{ "anon 4 KiB pages", "4 KiB anon", 4 * KIB, ANON, MADV_NOHUGEPAGE },
+	{ "anon 4 KiB pages", "64 KiB anon", 64 * KIB, ANON, MADV_NOHUGEPAGE },
+	{ "anon 4 KiB pages", "1 MiB anon", MIB, ANON, MADV_NOHUGEPAGE },
+	{ "anon 4 KiB pages", "16 MiB anon", 16 * MIB, ANON, MADV_NOHUGEPAGE },
+	{ "anon 4 KiB pages", "64 MiB anon", 64 * MIB, ANON, MADV_NOHUGEPAGE },
+	{ "anon 4 KiB pages", "256 MiB anon", 256 * MIB, ANON, MADV_NOHUGEPAGE },
+	{ "anon 4 KiB pages", "1 GiB anon", GIB, ANON, MADV_NOHUGEPAGE },
+	{ "THP", "2 MiB THP", 2 * MIB, ANON, MADV_HUGEPAGE },
+	{ "hugetlb", "64 MiB hugetlb", 64 * MIB, HUGETLB, 0 },
+	{ "hugetlb", "512 MiB hugetlb", 512 * MIB, HUGETLB, 0 },
 };
 
-static double rgup_once(int fd, void *mem, size_t size)
+static int rfd, gfd, bfd;
+
+/* Calls per sample: enough to last about 1 ms natively for small pins. */
+static int reps(size_t size)
+{
+	return size <= 64 * KIB ? 32 : size <= MIB ? 4 : 1;
+}
+
+static double rgup_ioctl(void *mem, size_t size, int n)
 {
 	struct rgup_pin p = {
 		.size = sizeof(p), .flags = RGUP_PIN_WRITE,
@@ -59,83 +98,289 @@ static double rgup_once(int fd, void *mem, size_t size)
 	struct rgup_unpin u = { .size = sizeof(u) };
 	double t0 = now_us();
 
-	if (ioctl(fd, RGUP_IOC_PIN, &p))
-		return -errno;
-	u.handle = p.handle;
-	if (ioctl(fd, RGUP_IOC_UNPIN, &u))
-		return -errno;
-	return now_us() - t0;
+	for (int i = 0; i < n; i++) {
+		if (ioctl(rfd, RGUP_IOC_PIN, &p))
+			return -errno;
+		u.handle = p.handle;
+		if (ioctl(rfd, RGUP_IOC_UNPIN, &u))
+			return -errno;
+	}
+	return (now_us() - t0) / n;
 }
 
-static double null_once(int fd)
+static double null_ioctl(void *mem, size_t size, int n)
 {
 	struct rgup_version v = { .size = sizeof(v) };
 	double t0 = now_us();
 
-	if (ioctl(fd, RGUP_IOC_VERSION, &v))
-		return -errno;
-	return now_us() - t0;
+	for (int i = 0; i < n; i++)
+		if (ioctl(rfd, RGUP_IOC_VERSION, &v))
+			return -errno;
+	return (now_us() - t0) / n;
 }
 
-static double upstream_once(int fd, void *mem, size_t size)
+static double gup_test_ioctl(void *mem, size_t size, int n)
 {
-	struct gup_test g = {
-		.addr = (uintptr_t)mem, .size = size,
-		.nr_pages_per_call = size / getpagesize(),
-		.gup_flags = FOLL_WRITE,
-	};
+	struct gup_test g;
 	double t0 = now_us();
 
-	if (ioctl(fd, PIN_LONGTERM_BENCHMARK, &g))
-		return -errno;
-	return now_us() - t0;
+	for (int i = 0; i < n; i++) {
+		g = (struct gup_test){
+			.addr = (uintptr_t)mem, .size = size,
+			.nr_pages_per_call = size / getpagesize(),
+			.gup_flags = FOLL_WRITE,
+		};
+		if (ioctl(gfd, PIN_LONGTERM_BENCHMARK, &g))
+			return -errno;
+	}
+	return (now_us() - t0) / n;
 }
 
-int main(void)
+/* RGUP_BENCH_PIN with implementation impl (rgup_bench.rs). */
+static double in_kernel(int impl, void *mem, size_t size, int n)
 {
-	int rfd = open("/dev/rgup", O_RDWR), gfd = open("/sys/kernel/debug/gup_test", O_RDWR);
+	struct rgup_bench b = {
+		.addr = (uintptr_t)mem, .len = size, .iters = n, .impl = impl,
+	};
 
-	if (rfd < 0 || gfd < 0) {
-		perror(rfd < 0 ? "/dev/rgup" : "/sys/kernel/debug/gup_test");
-		return 4;
-	}
-	printf("| case | rgup min/median/max (us) | upstream min/median/max (us) |");
-	printf(" ratio | ratio, one syscall each |\n");
-	printf("|---|---|---|---|---|\n");
-	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
-		const struct bench_case *bc = &cases[c];
-		double r[ROUNDS], u[ROUNDS], n[ROUNDS];
-		char *mem = mmap(NULL, bc->size, PROT_READ | PROT_WRITE, bc->mmap_flags, -1, 0);
+	if (ioctl(bfd, RGUP_BENCH_PIN, &b))
+		return -errno;
+	return b.ns / 1e3 / n;
+}
 
-		if (mem == MAP_FAILED) {
-			printf("| %s | skipped: mmap: %s | | |\n", bc->name, strerror(errno));
-			continue;
-		}
-		if (bc->madvise)
-			madvise(mem, bc->size, bc->madvise);
-		memset(mem, 1, bc->size);
-		/* One untimed round each to warm up. */
-		rgup_once(rfd, mem, bc->size);
-		upstream_once(gfd, mem, bc->size);
-		for (int i = 0; i < ROUNDS; i++) {
-			r[i] = rgup_once(rfd, mem, bc->size);
-			u[i] = upstream_once(gfd, mem, bc->size);
-			n[i] = null_once(rfd);
-			if (r[i] < 0 || u[i] < 0) {
-				printf("| %s | failed: %s | | |\n", bc->name,
-				       strerror((int)-(r[i] < 0 ? r[i] : u[i])));
-				goto next;
+static double kernel_rgup(void *mem, size_t size, int n)
+{
+	return in_kernel(0, mem, size, n);
+}
+
+static double kernel_c(void *mem, size_t size, int n)
+{
+	return in_kernel(1, mem, size, n);
+}
+
+static double kernel_rgup_noacct(void *mem, size_t size, int n)
+{
+	return in_kernel(2, mem, size, n);
+}
+
+static double kernel_rgup_check(void *mem, size_t size, int n)
+{
+	return in_kernel(3, mem, size, n);
+}
+
+static double kernel_lock(void *mem, size_t size, int n)
+{
+	return in_kernel(4, mem, size, n);
+}
+
+static double kernel_c_acct(void *mem, size_t size, int n)
+{
+	return in_kernel(5, mem, size, n);
+}
+
+struct impl {
+	const char *name;
+	double (*once)(void *mem, size_t size, int n);
+};
+
+struct method {
+	const char *series_prefix;
+	int nimpl;
+	struct impl impl[6];
+};
+
+static const struct method methods[] = {
+	{ "ioctl", 3, { { "rgup", rgup_ioctl }, { "upstream", gup_test_ioctl },
+			{ "null ioctl", null_ioctl } } },
+	{ "in kernel", 6, { { "rgup", kernel_rgup }, { "upstream", kernel_c },
+			    { "rgup, no accounting", kernel_rgup_noacct },
+			    { "C + accounting", kernel_c_acct },
+			    { "rgup preflight", kernel_rgup_check },
+			    { "mmap lock", kernel_lock } } },
+};
+
+static void time_case(FILE *csv, const struct bench_case *bc, char *mem)
+{
+	for (size_t m = 0; m < ARRAY_SIZE(methods); m++) {
+		const struct method *me = &methods[m];
+		char series[128];
+		int n = reps(bc->size);
+
+		snprintf(series, sizeof(series), "%s, %s", me->series_prefix, bc->series);
+		for (int r = -1; r < ROUNDS; r++) {	/* round -1 warms up */
+			for (int k = 0; k < me->nimpl; k++) {
+				/* Alternate which of rgup and upstream goes first. */
+				int i = r % 2 && k < 2 ? 1 - k : k;
+				double t = me->impl[i].once(mem, bc->size, n);
+
+				if (t < 0) {
+					fprintf(stderr, "%s, %s: %s: %s\n", series, bc->name,
+						me->impl[i].name, strerror((int)-t));
+					return;
+				}
+				if (r >= 0)
+					bench_csv_row(csv, "pin", series, bc->name, bc->size,
+						      me->impl[i].name, r, t);
 			}
 		}
-		qsort(r, ROUNDS, sizeof(double), cmp_double);
-		qsort(u, ROUNDS, sizeof(double), cmp_double);
-		qsort(n, ROUNDS, sizeof(double), cmp_double);
-		printf("| %s | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %.3f | %.3f |\n",
-		       bc->name, r[0], r[ROUNDS / 2], r[ROUNDS - 1],
-		       u[0], u[ROUNDS / 2], u[ROUNDS - 1], r[ROUNDS / 2] / u[ROUNDS / 2],
-		       (r[ROUNDS / 2] - n[ROUNDS / 2]) / u[ROUNDS / 2]);
-next:
-		munmap(mem, bc->size);
+		printf("pin: %s, %s: done\n", series, bc->name);
+		fflush(stdout);
 	}
+}
+
+/* MemFree, Slab and VmallocUsed of /proc/meminfo, in KiB. */
+static void read_meminfo(long kib[3])
+{
+	static const char *const keys[] = { "MemFree:", "Slab:", "VmallocUsed:" };
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+
+	memset(kib, 0, 3 * sizeof(*kib));
+	while (f && fgets(line, sizeof(line), f))
+		for (int k = 0; k < 3; k++)
+			if (!strncmp(line, keys[k], strlen(keys[k])))
+				kib[k] = atol(line + strlen(keys[k]));
+	if (f)
+		fclose(f);
+}
+
+/*
+ * Hold `pins` rgup pins of `size` bytes each of mem (the same pages, pinned
+ * again each time) and write how much MemFree went down, and Slab and
+ * VmallocUsed up, while they were held, per pinned page (pins * pages).
+ * Several rounds, on a fresh open file each, so the handle table starts
+ * empty; the median is the value report.py shows.
+ */
+static void memory_case(FILE *csv, const char *name, char *mem, size_t size, int pins)
+{
+	unsigned int *handles = calloc(pins, sizeof(*handles));
+	double pages = (double)pins * (size / 4096);
+	const int rounds = 5;
+
+	for (int r = 0; r < rounds && handles; r++) {
+		int fd = open("/dev/rgup", O_RDWR);
+		long before[3], during[3];
+		int i;
+
+		sync();
+		read_meminfo(before);
+		for (i = 0; i < pins; i++) {
+			struct rgup_pin p = {
+				.size = sizeof(p), .flags = RGUP_PIN_WRITE,
+				.addr = (uintptr_t)mem, .len = size,
+			};
+
+			if (ioctl(fd, RGUP_IOC_PIN, &p)) {
+				fprintf(stderr, "memory %s: pin %d: %s\n", name, i,
+					strerror(errno));
+				break;
+			}
+			handles[i] = p.handle;
+		}
+		read_meminfo(during);
+		close(fd);	/* unpins everything */
+		if (i < pins)
+			break;
+		fprintf(csv, "\"%s\",%zu,%d,%.0f,%.1f,%.1f,%.1f\n", name, size, pins, pages,
+			(before[0] - during[0]) * 1024.0 / pages,
+			(during[1] - before[1]) * 1024.0 / pages,
+			(during[2] - before[2]) * 1024.0 / pages);
+		fflush(csv);
+	}
+	free(handles);
+}
+
+static char *buffer(const struct bench_case *bc)
+{
+	char *mem = mmap(NULL, bc->size, PROT_READ | PROT_WRITE, bc->mmap_flags, -1, 0);
+
+	if (mem == MAP_FAILED)
+		return NULL;
+	if (bc->madvise)
+		madvise(mem, bc->size, bc->madvise);
+	memset(mem, 1, bc->size);
+	return mem;
+}
+
+/* --loop IMPL SIZE SECONDS: one implementation in a loop, for a profiler. */
+static int run_loop(int impl, size_t size, double seconds)
+{
+	struct bench_case bc = { "", "", size, ANON, MADV_NOHUGEPAGE };
+	char *mem = buffer(&bc);
+	double t0 = now_us(), t = 0;
+	long calls = 0;
+
+	if (!mem)
+		return 1;
+	while (now_us() - t0 < seconds * 1e6) {
+		t = impl == 10 ? rgup_ioctl(mem, size, 100) :
+		    impl == 11 ? gup_test_ioctl(mem, size, 100) : in_kernel(impl, mem, size, 100);
+		if (t < 0) {
+			fprintf(stderr, "--loop %d: %s\n", impl, strerror((int)-t));
+			return 1;
+		}
+		calls += 100;
+	}
+	printf("--loop %d %zu: %ld calls, %.3f us each\n", impl, size, calls,
+	       (now_us() - t0) / calls);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	FILE *csv, *mcsv;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s SAMPLES.csv MEMORY.csv\n", argv[0]);
+		return 2;
+	}
+	rfd = open("/dev/rgup", O_RDWR);
+	gfd = open("/sys/kernel/debug/gup_test", O_RDWR);
+	bfd = open("/dev/rgup_bench", O_RDWR);
+	if (rfd < 0 || gfd < 0 || bfd < 0) {
+		perror(rfd < 0 ? "/dev/rgup" : gfd < 0 ? "/sys/kernel/debug/gup_test" :
+		       "/dev/rgup_bench");
+		return 4;
+	}
+	if (!strcmp(argv[1], "--loop") && argc == 5)
+		return run_loop(atoi(argv[2]), strtoul(argv[3], NULL, 0), atof(argv[4]));
+	csv = bench_csv_open(argv[1]);
+	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+		char *mem = buffer(&cases[c]);
+
+		if (!mem) {
+			fprintf(stderr, "pin: %s skipped: mmap: %s\n", cases[c].name,
+				strerror(errno));
+			continue;
+		}
+		time_case(csv, &cases[c], mem);
+		munmap(mem, cases[c].size);
+	}
+	fclose(csv);
+
+	mcsv = fopen(argv[2], "w");
+	if (!mcsv) {
+		perror(argv[2]);
+		return 1;
+	}
+	fprintf(mcsv, "case,pin_bytes,pins,pinned_pages,memfree_per_page,slab_per_page,");
+	fprintf(mcsv, "vmalloc_per_page\n");
+	for (size_t c = 0; c < 7; c++) {	/* the anon 4 KiB page cases */
+		const struct bench_case *bc = &cases[c];
+		/* At least 64 Ki pinned pages in all, at most 4096 pins. */
+		int pins = bc->size >= 256 * MIB ? 1 : bc->size >= 16 * MIB ? 4 :
+			   (int)(256 * MIB / bc->size < 4096 ? 256 * MIB / bc->size : 4096);
+		char *mem = buffer(bc);
+		char name[64];
+
+		if (!mem)
+			continue;
+		snprintf(name, sizeof(name), "%d x %s", pins, bc->name);
+		memory_case(mcsv, name, mem, bc->size, pins);
+		munmap(mem, bc->size);
+		printf("pin: memory %s: done\n", name);
+		fflush(stdout);
+	}
+	fclose(mcsv);
 	return 0;
 }

@@ -1,35 +1,70 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench-pin`, `make bench-mirror`: boot the test kernel once and run one
-# side-by-side benchmark, rgup against its upstream C counterpart in the same
-# boot (see rgup_pin_bench.c, rgup_mirror_bench.c and rgup_p2p_bench.c).
+# `make bench` (and its subsets `make bench-pin`, `bench-mirror`,
+# `bench-p2p`): boot the (non-debug) test kernel once, run the named
+# benchmarks in that boot, each side by side with its upstream C counterpart
+# (rgup_pin_bench.c, rgup_mirror_bench.c, rgup_p2p_bench.c), then make the
+# report on the host with report.py: results.md (tables, ratios of medians),
+# results.csv and PNG plots, in $RGUP_LOGS/bench-<time>/.
 #
-#   run-bench.sh pin|mirror|p2p
+#   run-bench.sh [pin] [mirror] [p2p]      (none named: all three)
+#   run-bench.sh profile                    perf profiles of 4 KiB pins instead
 #
-# Under TCG absolute times mean little; read the ratios.
+# Under TCG absolute times mean little; read the ratios. Benchmarks are
+# reports, never tests: nothing fails on a time. matplotlib (Debian's
+# python3-matplotlib) is installed here when missing, never by make check.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../rgup-env.sh"
 cd "$RGUP_ROOT"
-name=${1:?usage: run-bench.sh pin|mirror|p2p}
-case $name in
-pin) title="rgup pin + unpin vs upstream gup_test PIN_LONGTERM_BENCHMARK" ;;
-mirror) title="rgup::mirror vs upstream test_hmm (dmirror), the same HMM_DMIRROR_* commands" ;;
-p2p) title="rgup::p2p DmaOnlySgt::from_user vs pin + sg_alloc_table + dma_map_sgtable in C, per map+unmap" ;;
-*) echo "run-bench.sh: unknown benchmark $name" >&2; exit 2 ;;
-esac
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(pin mirror p2p)
+for n in "${names[@]}"; do
+	case $n in
+	pin | mirror | p2p | profile) ;;
+	*) rgup_die "run-bench.sh: unknown benchmark $n (pin, mirror, p2p, profile)" ;;
+	esac
+done
+
+# The plots are made with Debian's matplotlib, by the system python3 (the
+# virtme-ng venv on PATH does not see Debian's packages).
+rgup_apt_install python3-matplotlib
 make -s modules
 make -s -C "$here"
-out=$RGUP_LOGS/bench-$name-$(date +%Y%m%d-%H%M%S)
+
+tag=$(date +%Y%m%d-%H%M%S)
+[ $# = 0 ] || tag=$(IFS=-; echo "${names[*]}")-$tag
+out=$RGUP_LOGS/bench-$tag
 mkdir -p "$out"
-# 6 GiB: the mirror benchmark keeps a 1 GiB buffer and 512 MiB copies around.
-"$here/../vm/run.sh" --memory 6G --out "$out" --log "$out/console.log" --timeout 1800 -- \
-	env KBUILD="$RGUP_KBUILD" "$here/guest-bench.sh" "$name" "$out" > "$out/vm.out" 2>&1
 {
-	echo "$title"
-	echo "kernel $(make -s -C "$RGUP_KBUILD" kernelrelease 2>/dev/null || echo '?'), QEMU TCG, -cpu max, 2 vCPUs"
-	echo
-	cat "$out/$name-bench.md"
-} | tee "$out/report.md"
-echo "report: $out/report.md"
+	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+	echo "host_cpus=$(nproc)"
+	echo "qemu=$(qemu-system-x86_64 --version | head -n 1)"
+	echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$out/host.txt"
+
+# 6 GiB: a 1 GiB pinned buffer, the mirror's 1 GiB buffer and 512 MiB
+# copies, 600 MiB of huge pages.
+rgup_stage "bench: ${names[*]} in one boot; results in $out"
+"$here/../vm/run.sh" --memory 6G --out "$out" --log "$out/console.log" --timeout 3600 -- \
+	env KBUILD="$RGUP_KBUILD" "$here/guest-bench.sh" "$out" "${names[@]}" \
+	> "$out/vm.out" 2>&1 || rgup_die "the benchmark VM failed: see $out/vm.out"
+{
+	echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)"
+	if grep -q -- '--disable-kvm' "$out/vm.out"; then
+		echo "accel=TCG"
+	else
+		echo "accel=KVM"
+	fi
+} >> "$out/host.txt"
+
+if [ "${names[*]}" = profile ]; then
+	head -n 30 "$out"/perf-*.txt
+	echo "profiles: $out/perf-*.txt"
+	exit 0
+fi
+/usr/bin/python3 "$here/report.py" "$out"
+cat "$out/results.md"
+echo "report: $out/results.md (CSV: $out/results.csv, plots: $out/*.png)"

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The C counterparts of rgup's calls for the benchmark module rgup_bench
+ * (see rgup_bench.rs): what a C driver writes to pin a user range long-term,
+ * and to map a user range that may hold P2P memory for one device, and to
+ * undo them.
+ */
+#include <linux/capability.h>
+#include <linux/device/faux.h>
+#include <linux/dma-mapping.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+
+#include "rgup_bench.h"
+
+s64 rgup_bench_p2p_c(struct device *dev, unsigned long addr, unsigned long len,
+		     unsigned int iters, unsigned int *nents)
+{
+	unsigned long first = addr & PAGE_MASK;
+	unsigned int npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
+	struct page **pages;
+	struct sg_table sgt;
+	ktime_t start;
+	unsigned int i;
+	int got, ret = 0;
+
+	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	start = ktime_get();
+	for (i = 0; i < iters && !ret; i++) {
+		got = pin_user_pages_fast(first, npages, FOLL_PCI_P2PDMA | FOLL_WRITE, pages);
+		if (got != npages) {
+			if (got > 0)
+				unpin_user_pages(pages, got);
+			ret = got < 0 ? got : -EFAULT;
+			break;
+		}
+		ret = sg_alloc_table_from_pages_segment(&sgt, pages, npages, addr - first, len,
+							dma_max_mapping_size(dev), GFP_KERNEL);
+		if (!ret) {
+			ret = dma_map_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
+			if (!ret) {
+				*nents = sgt.nents;
+				dma_unmap_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
+			}
+			sg_free_table(&sgt);
+		}
+		unpin_user_pages_dirty_lock(pages, npages, true);
+	}
+	kvfree(pages);
+	return ret ? ret : ktime_to_ns(ktime_sub(ktime_get(), start));
+}
+
+/* Charges npages to mm->pinned_vm as rgup does (and mm/util.c's account_locked_vm()). */
+static int charge(struct mm_struct *mm, unsigned long npages)
+{
+	s64 locked = atomic64_add_return(npages, &mm->pinned_vm);
+
+	if (locked > rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &mm->pinned_vm);
+		return -ENOMEM;
+	}
+	mmgrab(mm);
+	return 0;
+}
+
+static void uncharge(struct mm_struct *mm, unsigned long npages)
+{
+	atomic64_sub(npages, &mm->pinned_vm);
+	mmdrop(mm);
+}
+
+s64 rgup_bench_pin_c(unsigned long addr, unsigned long len, unsigned int iters,
+		     unsigned int what)
+{
+	unsigned long first = addr & PAGE_MASK;
+	unsigned long npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
+	struct mm_struct *mm = current->mm;
+	struct page **pages;
+	unsigned long done;
+	ktime_t start;
+	unsigned int i;
+	long got = 0;
+
+	start = ktime_get();
+	for (i = 0; i < iters; i++) {
+		if (what == 4) {
+			mmap_read_lock(mm);
+			mmap_read_unlock(mm);
+			continue;
+		}
+		pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
+		if (!pages)
+			return -ENOMEM;
+		if (what == 5 && charge(mm, npages)) {
+			kvfree(pages);
+			return -ENOMEM;
+		}
+		mmap_read_lock(mm);
+		for (done = 0; done < npages; done += got) {
+			got = pin_user_pages(first + done * PAGE_SIZE, npages - done,
+					     FOLL_WRITE | FOLL_LONGTERM, pages + done);
+			if (got <= 0)
+				break;
+		}
+		mmap_read_unlock(mm);
+		unpin_user_pages(pages, done);
+		kvfree(pages);
+		if (what == 5)
+			uncharge(mm, npages);
+		if (done != npages)
+			return got < 0 ? got : -EFAULT;
+	}
+	return ktime_to_ns(ktime_sub(ktime_get(), start));
+}
+
+struct device *rgup_bench_device_create(void)
+{
+	struct faux_device *fdev = faux_device_create("rgup-bench", NULL, NULL);
+
+	if (!fdev)
+		return NULL;
+	if (dma_coerce_mask_and_coherent(&fdev->dev, DMA_BIT_MASK(64))) {
+		faux_device_destroy(fdev);
+		return NULL;
+	}
+	return &fdev->dev;
+}
+
+void rgup_bench_device_destroy(struct device *dev)
+{
+	faux_device_destroy(container_of(dev, struct faux_device, dev));
+}
