@@ -126,6 +126,7 @@ upstream_mm() { # upstream_mm TEST rgup|upstream
 	local bin=$UPSTREAM_MM/$1 bind=
 	# A tmpfs /tmp, so that the "tmpfile" cases run on a known filesystem.
 	[ "$2" = rgup ] && bind="mount --bind /dev/rgup_gup_test /sys/kernel/debug/gup_test &&"
+	wait_hugepages_free
 	(cd "$ext4" && unshare -m sh -c "mount -t tmpfs none /tmp && $bind exec $bin")
 }
 pins_total() { sed -n 's/^pins_total: //p' /sys/kernel/debug/rgup/stats; }

@@ -40,3 +40,25 @@ pins_outstanding() {
 	done < /proc/vmstat
 	echo $((a - r))
 }
+
+# Wait (up to 60 s) until every huge page is free again: io_uring releases a
+# registered buffer's huge pages from a worker after the ring is closed, and
+# the next suite's hugetlb cases skip ("need more free huge pages") if they
+# are still held, which on the debug kernel made the rgup and control runs of
+# gup_longterm differ. Bash builtins only, like pins_outstanding.
+wait_hugepages_free() {
+	local k v total free i
+	for ((i = 0; i < 600; i++)); do
+		total= free=
+		while read -r k v _; do
+			case $k in
+			HugePages_Total:) total=$v ;;
+			HugePages_Free:) free=$v ;;
+			esac
+		done < /proc/meminfo
+		[ "$free" = "$total" ] && return 0
+		sleep 0.1
+	done
+	echo "# $free of $total huge pages free after 60 s" >&2
+	return 1
+}
