@@ -404,8 +404,10 @@ impl<'a> DmaOnlySgt<'a> {
     /// devices ever touch, such as a staging buffer between two peers. The memory is returned
     /// to the provider when the list is dropped.
     ///
-    /// [`P2pError::NoProvider`] when no published P2P memory is reachable from `dev`;
-    /// `ENOMEM` when the provider's pool is exhausted.
+    /// [`P2pError::NoProvider`] when no published P2P memory is reachable from `dev`, and also
+    /// when `pci_p2pmem_find()` could not allocate its scratch list (it returns `NULL` for
+    /// both, found by the fault-injection sweep); `ENOMEM` when the provider's pool is
+    /// exhausted.
     pub fn from_p2pmem(
         dev: &'a Device<Bound>,
         len: usize,

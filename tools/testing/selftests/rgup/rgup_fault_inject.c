@@ -576,9 +576,9 @@ static struct path paths[] = {
 	PATH("rgup_sample_dma copy (rgup::pin + rgup::dma)", "/dev/rgup_sample_dma",
 	     rgup_documented_errnos, prep_sample_dma, call_sample_dma_copy, undo_all),
 	PATH("rgup_sample_p2p copy (DmaOnlySgt::from_user)", "/dev/rgup_sample_p2p",
-	     rgup_documented_errnos, prep_sample_p2p, call_sample_p2p_copy, undo_all),
+	     sample_p2p_documented_errnos, prep_sample_p2p, call_sample_p2p_copy, undo_all),
 	PATH("rgup_sample_p2p stage (DmaOnlySgt::from_p2pmem)", "/dev/rgup_sample_p2p",
-	     rgup_documented_errnos, prep_sample_p2p, call_sample_p2p_stage, undo_all),
+	     sample_p2p_documented_errnos, prep_sample_p2p, call_sample_p2p_stage, undo_all),
 };
 
 /* ---------------------------------------------------------------------- */

@@ -42,6 +42,16 @@ static const int dmirror_documented_errnos[] = {
 	EINVAL, EFAULT, EPERM, EBUSY, EINTR, ENOMEM, EOPNOTSUPP, 0
 };
 
+/*
+ * samples/rust/rgup_sample_p2p.rs: rgup's, ETIMEDOUT (the engine), and ENODEV (no edu, or no
+ * P2P provider for STAGE, which is also what pci_p2pmem_find() reports when
+ * it cannot allocate).
+ */
+static const int sample_p2p_documented_errnos[] = {
+	ENOTTY, EFAULT, EINVAL, E2BIG, ENOENT, ENOMEM, EPERM, ENOSPC, ESRCH, EBUSY, EINTR,
+	EOPNOTSUPP, EREMOTEIO, EAGAIN, ENODEV, ETIMEDOUT, 0
+};
+
 /* Is @e in the 0-terminated table @table? */
 static inline bool rgup_errno_documented(const int *table, int e)
 {
