@@ -130,12 +130,12 @@ esac
 } > "$host_tap"
 
 # The hardening numbers: what the fault-injection sweep, the stress test and
-# the fuzzer covered, the kernel splats of every boot and kmemleak's verdict.
+# the fuzzer covered, the lines of kernel splats (run.sh's LOG.splats) of every boot and kmemleak's verdict.
 if [ -f "$out/hardening.txt" ]; then
 	sed -n 's/^# \(injection points: .*\)/P2P boot: \1/p' "$out/rgup_fault_inject-p2p.tap" \
 		>> "$out/hardening.txt" 2>/dev/null
 	splats=$(cat "$out"/*.splats 2>/dev/null | wc -l)
-	echo "kernel splats: $splats in $(ls "$out"/console*.log | wc -l) boots" >> "$out/hardening.txt"
+	echo "kernel splat lines: $splats in $(ls "$out"/console*.log | wc -l) boots" >> "$out/hardening.txt"
 	sed 's/^/rgup: hardening: /' "$out/hardening.txt" >&2
 fi
 
