@@ -130,7 +130,8 @@ esac
 } > "$host_tap"
 
 # The hardening numbers: what the fault-injection sweep, the stress test and
-# the fuzzer covered, the lines of kernel splats (run.sh's LOG.splats) of every boot and kmemleak's verdict.
+# the fuzzer covered, kmemleak's verdict, and the kernel splat lines of every
+# boot (run.sh's LOG.splats).
 if [ -f "$out/hardening.txt" ]; then
 	sed -n 's/^# \(injection points: .*\)/P2P boot: \1/p' "$out/rgup_fault_inject-p2p.tap" \
 		>> "$out/hardening.txt" 2>/dev/null
