@@ -11,6 +11,10 @@
 #                     boot: results.md, results.csv and PNG plots in
 #                     ~/.cache/rgup/logs/bench-<time>/ (installs python3-matplotlib)
 #   make bench-pin|bench-mirror|bench-p2p   one of them, the same way
+#   make sdk          what an outside driver builds against, in
+#                     sdk/<kernel release>/ (SDK_DIR=... to choose)
+#   make install      rgup.ko into /lib/modules/<release>/updates/, depmod, and
+#                     the SDK into /usr/src/rgup/<release>/ (DESTDIR honoured)
 #
 # See README.md and Documentation/rgup/testing.rst.
 
@@ -42,7 +46,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
-	check check-debug demo bench bench-pin bench-mirror bench-p2p help
+	check check-debug demo bench bench-pin bench-mirror bench-p2p help sdk install
 
 all: modules
 
@@ -90,7 +94,8 @@ clean:
 	$(MAKE) -C tools/testing/selftests/rgup clean
 	$(MAKE) -C tools/testing/demo clean
 	$(MAKE) -C tools/testing/bench clean
-	rm -f src/*_generated.* rust/*.rmeta
+	rm -f src/*_generated.* tools/testing/rgup_test/*_generated.* rust/*.rmeta
+	rm -rf sdk
 
 bootstrap:
 	tools/testing/bootstrap.sh
@@ -122,4 +127,29 @@ bench-p2p:
 	tools/testing/bench/run-bench.sh p2p
 
 help:
-	@sed -n '3,15p' Makefile
+	@sed -n '3,19p' Makefile
+
+# --- the SDK: what a driver outside this tree builds against -----------------
+#
+# librgup.rmeta (the crate's metadata), rgup's exports (Module.symvers), the
+# uAPI header and rgup.mk, the make fragment an outside driver's Kbuild
+# includes. rgup.mk records the kernel release, the rustc and the kernel
+# crate's metadata it was built with and refuses, at build time, a build that
+# differs in any (tools/testing/sdk/rgup.mk.in). See
+# Documentation/rgup/drivers.rst.
+
+KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+SDK_DIR ?= $(RGUP_ROOT)/sdk/$(KRELEASE)
+# Where `make install` puts the SDK, one directory per kernel release.
+SDK_PREFIX ?= /usr/src/rgup
+MODULE_DIR ?= updates
+
+sdk: modules
+	tools/testing/sdk/make-sdk.sh "$(KDIR)" "$(RUSTC)" "$(SDK_DIR)"
+
+install: sdk
+	install -D -m 0644 rgup.ko "$(DESTDIR)/lib/modules/$(KRELEASE)/$(MODULE_DIR)/rgup.ko"
+	rm -rf "$(DESTDIR)$(SDK_PREFIX)/$(KRELEASE)"
+	mkdir -p "$(DESTDIR)$(SDK_PREFIX)"
+	cp -r "$(SDK_DIR)" "$(DESTDIR)$(SDK_PREFIX)/$(KRELEASE)"
+	depmod $(if $(DESTDIR),-b "$(DESTDIR)") "$(KRELEASE)"

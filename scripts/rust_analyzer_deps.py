@@ -4,7 +4,7 @@
 
 The kernel gives every external crate only core, kernel, pin_init and zerocopy
 as dependencies. rgup's module and sample crates also depend on the `rgup`
-crate (--extern rgup in Kbuild), and every rgup crate reads RGUP_OBJ (the
+crate (--extern rgup in Kbuild): every crate whose name starts with rgup, and every rgup crate reads RGUP_OBJ (the
 directory of generated bindings, --env-set in Kbuild).
 
     rust_analyzer_deps.py rust-project.json OBJDIR
@@ -25,7 +25,7 @@ def main():
         sys.exit('rust_analyzer_deps.py: no crate "rgup" in ' + path)
     for c in crates:
         name = c.get('display_name', '')
-        if name == 'rgup' or name == 'rgup_main' or name.startswith('rgup_sample_'):
+        if name.startswith('rgup'):
             c.setdefault('env', {})['RGUP_OBJ'] = objdir
             if name != 'rgup' and not any(d['crate'] == lib for d in c['deps']):
                 c['deps'].append({'crate': lib, 'name': 'rgup'})

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Exports the symbols of the `rgup` crate that dependent modules use. The
- * list (an "extern int sym;" declaration and an EXPORT_SYMBOL_GPL(sym) line
- * per symbol) is generated at build time from the dependents' undefined
- * symbols, see Kbuild. This is a workaround until the kernel's build system
+ * Exports the whole `rgup` library to the drivers that depend on it: every
+ * global symbol that rust/rgup.o and rust/rgup_helpers.o define. The list (an
+ * "extern int sym;" declaration and an EXPORT_SYMBOL_GPL(sym) line per
+ * symbol) is generated at build time, see Kbuild, as rust/exports.c does for
+ * the kernel crate. This is a workaround until the kernel's build system
  * supports Rust cross-module dependencies natively.
  */
 

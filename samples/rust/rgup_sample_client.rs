@@ -2,7 +2,7 @@
 
 //! A driver module that uses rgup from another module.
 //!
-//! It imports a type ([`rgup::Client`]) and a function ([`rgup::version`]) from the `rgup`
+//! It imports a type ([`rgup::Client`]) and functions ([`rgup::require_version`]) from the `rgup`
 //! crate, which lives in `rgup.ko`: load `rgup.ko` first, then this module. While it is loaded,
 //! `/sys/kernel/debug/rgup/stats` counts one more client, and `rgup.ko` cannot be unloaded.
 
@@ -16,29 +16,16 @@ module! {
     license: "GPL",
 }
 
-/// The oldest rgup this sample works with.
-const NEEDS: rgup::Version = rgup::Version {
-    major: 0,
-    minor: 1,
-    patch: 0,
-};
-
+/// The sample driver: one registration with rgup while loaded.
 struct SampleClient {
     client: rgup::Client,
 }
 
 impl kernel::Module for SampleClient {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // Refuse a loaded rgup that cannot serve the version this driver was built against.
+        rgup::require_version(rgup::VERSION.major, rgup::VERSION.minor)?;
         let v = rgup::version();
-        if v < NEEDS || v.major != NEEDS.major {
-            pr_err!(
-                "rgup {}.{}.{} is not compatible\n",
-                v.major,
-                v.minor,
-                v.patch
-            );
-            return Err(ENODEV);
-        }
         let client = rgup::Client::register(c"rgup_sample_client")?;
         pr_info!(
             "registered with rgup {}.{}.{} as {}; rgup now has {} client(s)\n",

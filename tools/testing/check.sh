@@ -86,6 +86,10 @@ host_check "build modules" kmake modules && built=1
 host_check "build kselftests" kmake selftests || built=0
 host_check "build upstream gup_longterm, cow and hmm-tests from the kernel tree" \
 	kmake upstream-selftests UPSTREAM_MM_OUT="$mm_out" || built=0
+# make install into a scratch root, and the outside driver built in its own
+# directory against the installed SDK alone; the VM loads it with modprobe.
+host_check "make install; the outside driver built from the SDK alone; SDK mismatches refused" \
+	"$tree/tools/testing/sdk/test-external.sh" "$out" "$RGUP_KBUILD" /usr/bin/rustc -19
 
 vm_rc=skipped
 if [ "$built" = 1 ]; then
@@ -93,6 +97,7 @@ if [ "$built" = 1 ]; then
 	KSRC=$RGUP_KSRC "$here/vm/run.sh" --out "$out" --log "$out/console.log" \
 		--timeout "$vm_timeout" -- \
 		env KSRC="$RGUP_KSRC" KBUILD="$RGUP_KBUILD" UPSTREAM_MM="$mm_out" \
+		EXTERNAL_ROOT="$out/modroot" \
 		RGUP_STRESS_SECONDS="$stress_seconds" \
 		"$tree/tools/testing/vm/guest-check.sh" "$out" > "$out/vm.out" 2>&1
 	vm_rc=$?

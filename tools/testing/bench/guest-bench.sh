@@ -32,6 +32,7 @@ has() { [[ " ${*:2} " == *" $1 "* ]]; }
 # 300 huge pages of 2 MiB for the pin benchmark's hugetlb cases.
 echo 300 > /proc/sys/vm/nr_hugepages
 insmod "$root/rgup.ko"
+insmod "$root/rgup_test.ko"
 if has mirror "$@" || has profile "$@"; then insmod "${KBUILD:?}/lib/test_hmm.ko"; fi
 bench_module() { has pin "$@" || has p2p "$@" || has profile "$@"; }
 if bench_module "$@"; then insmod "$root/rgup_bench.ko"; fi
@@ -79,5 +80,6 @@ done
 
 if has mirror "$@" || has profile "$@"; then rmmod test_hmm; fi
 if bench_module "$@"; then rmmod rgup_bench; fi
+rmmod rgup_test
 rmmod rgup
 exit $rc

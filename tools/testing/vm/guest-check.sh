@@ -5,9 +5,12 @@
 #
 #   guest-check.sh OUTDIR
 #
-# Loads rgup.ko (its KUnit suites run at load), runs every kselftest of
-# tools/testing/selftests/rgup, unloads, and writes one TAP file per part
-# into OUTDIR, plus dmesg. Never stops early: a failing part is a "not ok".
+# Loads rgup.ko and the test module rgup_test.ko (their KUnit suites run at
+# load), runs every kselftest of tools/testing/selftests/rgup, unloads, then
+# loads the outside driver with modprobe from the scratch module tree
+# EXTERNAL_ROOT (check.sh installs rgup and the driver there) and runs its
+# kselftest; writes one TAP file per part into OUTDIR, plus dmesg. Never
+# stops early: a failing part is a "not ok".
 
 set -u
 out=${1:?usage: guest-check.sh OUTDIR}
@@ -43,11 +46,13 @@ pins_before=$(pins_outstanding)
 echo "# FOLL_PIN pins outstanding before the run: $pins_before"
 
 dmesg -C
-if insmod "$root/rgup.ko"; then
-	result ok "insmod rgup.ko"
-else
-	result not-ok "insmod rgup.ko"
-fi
+for m in rgup rgup_test; do
+	if insmod "$root/$m.ko"; then
+		result ok "insmod $m.ko"
+	else
+		result not-ok "insmod $m.ko"
+	fi
+done
 
 # KUnit: each suite's KTAP from debugfs (CONFIG_KUNIT_DEBUGFS).
 suites=0
@@ -100,8 +105,9 @@ for t in "$tests"/rgup_*_test "$tests"/rgup_ioctl_fuzz "$tests"/rgup_fault_injec
 	      fi ;;
 	esac
 	name=$(basename "$t")
-	# rgup_p2p_test needs the P2P topology: guest-p2p.sh runs it.
-	[ "$name" != rgup_p2p_test ] || continue
+	# rgup_p2p_test needs the P2P topology: guest-p2p.sh runs it;
+	# rgup_external_test the outside driver, loaded below.
+	[ "$name" != rgup_p2p_test ] && [ "$name" != rgup_external_test ] || continue
 	echo "# running $name"
 	args=()
 	[ "$name" != rgup_stress ] || args=(-t "$stress_seconds")
@@ -204,10 +210,48 @@ check_nothing_held "after the upstream suites"
 # What rgup shows, kept for the kernel-pointer check below.
 cat /sys/kernel/debug/rgup/* > "$out/rgup-debugfs.txt" 2>/dev/null
 dmesg > "$out/dmesg-rgup.txt"
-if rmmod rgup; then
-	result ok "rmmod rgup"
+if rmmod rgup_test && rmmod rgup; then
+	result ok "rmmod rgup_test rgup"
 else
-	result not-ok "rmmod rgup"
+	result not-ok "rmmod rgup_test rgup"
+fi
+
+# The outside driver (tools/testing/external), built against the SDK that
+# `make install DESTDIR=$EXTERNAL_ROOT` installed, and installed next to rgup
+# in that module tree: modprobe must load rgup first, by itself.
+ext_root=${EXTERNAL_ROOT:-}
+krel=$(uname -r)
+if [ -n "$ext_root" ] && [ -f "$ext_root/lib/modules/$krel/modules.dep" ]; then
+	dmesg -C
+	if modprobe -d "$ext_root" rgup_external require_minor=99 2>/dev/null; then
+		result not-ok "rgup_external asking for rgup 0.99 loaded anyway"
+		modprobe -r -d "$ext_root" rgup_external
+	elif dmesg | grep -q 'rgup: this is rgup [0-9.]*; a driver needs rgup 0\.99'; then
+		result ok "rgup::require_version refuses an incompatible rgup at init, and says why"
+	else
+		result not-ok "rgup_external refused, but without rgup's version message"
+	fi
+	modprobe -r -d "$ext_root" rgup 2>/dev/null
+	if ! [ -d /sys/module/rgup ] && modprobe -d "$ext_root" rgup_external &&
+	   [ -d /sys/module/rgup ] && [ -e /sys/module/rgup/holders/rgup_external ]; then
+		result ok "modprobe rgup_external loaded rgup first (from updates/) and holds it"
+	else
+		result not-ok "modprobe rgup_external did not load rgup by itself"
+	fi
+	echo "# running rgup_external_test"
+	(cd "$tests" && timeout 600 ./rgup_external_test) > "$out/rgup_external_test.tap" 2>&1
+	rc=$?
+	echo "# rgup_external_test exit status $rc"
+	[ "$rc" = 0 ] || grep -q '^not ok' "$out/rgup_external_test.tap" ||
+		result not-ok "rgup_external_test exited with status $rc"
+	check_nothing_held "after the outside driver's test"
+	if modprobe -r -d "$ext_root" rgup_external && ! [ -d /sys/module/rgup ]; then
+		result ok "modprobe -r rgup_external unloaded rgup with it"
+	else
+		result not-ok "modprobe -r rgup_external"
+	fi
+else
+	result not-ok "outside driver: no module tree in EXTERNAL_ROOT='$ext_root'"
 fi
 
 # In-flight I/O of other processes may hold pins for a moment: give the

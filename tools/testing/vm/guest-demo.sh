@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # What `make demo` shows inside the test VM: rgup.ko loading (and its KUnit
-# suites), /dev/rgup answering, and sample drivers from other modules using
-# the rgup crate: pins, and a mirror.
+# suites), the test module's /dev/rgup answering, and sample drivers from
+# other modules using the rgup crate: pins, and a mirror.
 
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,6 +15,8 @@ echo "=== rgup demo on $(uname -r)"
 dmesg -C
 show insmod "$root/rgup.ko"
 dmesg | sed 's/^\[[^]]*\] //' | grep -E '^rgup|^ *(ok|not ok) [0-9]+ rgup_|# rgup_'
+echo "=== the test module: /dev/rgup, rgup's uAPI for its tests and demos"
+show insmod "$root/rgup_test.ko"
 show ls -l /dev/rgup
 echo "=== RGUP_IOC_VERSION through /dev/rgup"
 "$root/tools/testing/selftests/rgup/rgup_dev_test" -r rgup_dev.version | grep -E '^(ok|not ok)'
@@ -41,6 +43,7 @@ show insmod "$root/rgup_sample_mirror.ko"
 "$root/tools/testing/demo/rgup_mirror_demo"
 show cat /sys/kernel/debug/rgup/stats
 show rmmod rgup_sample_mirror
+show rmmod rgup_test
 show rmmod rgup
 rgup_guest_env_down
 echo "=== end"

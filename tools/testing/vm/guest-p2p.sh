@@ -27,10 +27,11 @@ result() { # result ok|not-ok DESCRIPTION
 	if [ "$1" = ok ]; then lines+=("ok $n $2"); else lines+=("not ok $n $2"); fi
 }
 before=$(pins_outstanding)
-if insmod "$root/rgup.ko" && insmod "$root/rgup_sample_p2p.ko"; then
-	result ok "insmod rgup.ko rgup_sample_p2p.ko"
+# rgup_test.ko: rgup_p2p_test also checks that /dev/rgup refuses peer memory.
+if insmod "$root/rgup.ko" && insmod "$root/rgup_test.ko" && insmod "$root/rgup_sample_p2p.ko"; then
+	result ok "insmod rgup.ko rgup_test.ko rgup_sample_p2p.ko"
 else
-	result not-ok "insmod rgup.ko rgup_sample_p2p.ko"
+	result not-ok "insmod rgup.ko rgup_test.ko rgup_sample_p2p.ko"
 fi
 if [ -c /dev/rgup_sample_p2p ] && dmesg | grep -q "rgup_sample_p2p.*edu .* bound"; then
 	result ok "the sample bound QEMU's edu"
@@ -50,7 +51,7 @@ if [ -z "$held" ]; then
 else
 	result not-ok "still held: $(echo $held)"
 fi
-rmmod rgup_sample_p2p rgup || result not-ok "rmmod"
+rmmod rgup_sample_p2p rgup_test rgup || result not-ok "rmmod"
 for _ in $(seq 50); do
 	after=$(pins_outstanding)
 	[ "$after" -gt "$before" ] || break

@@ -2,7 +2,7 @@
 /*
  * rgup::mirror coherency: the device behind /dev/rgup_dmirror0 reads and
  * writes user memory only through its mirror of the opener's address space
- * (src/dmirror_compat.rs, the HMM_DMIRROR_* ABI of lib/test_hmm_uapi.h).
+ * (tools/testing/rgup_test/dmirror_compat.rs, the HMM_DMIRROR_* ABI of lib/test_hmm_uapi.h).
  * Every test changes the CPU page tables under the device (munmap, mprotect,
  * madvise, mremap, fork and copy-on-write, THP split, process exit) and
  * checks that the device never sees stale data, that CPU writes made after an

@@ -32,12 +32,12 @@ static const int rgup_documented_errnos[] = {
 	EOPNOTSUPP, EREMOTEIO, EAGAIN, 0
 };
 
-/* src/gup_test_compat.rs: mm/gup_test.c's semantics */
+/* tools/testing/rgup_test/gup_test_compat.rs: mm/gup_test.c's semantics */
 static const int gup_test_documented_errnos[] = {
 	EINVAL, EFAULT, ENOMEM, EREMOTEIO, EOPNOTSUPP, ENOTTY, EINTR, EAGAIN, 0
 };
 
-/* src/dmirror_compat.rs and Documentation/rgup/mirror.rst */
+/* tools/testing/rgup_test/dmirror_compat.rs and Documentation/rgup/mirror.rst */
 static const int dmirror_documented_errnos[] = {
 	EINVAL, EFAULT, EPERM, EBUSY, EINTR, ENOMEM, EOPNOTSUPP, 0
 };

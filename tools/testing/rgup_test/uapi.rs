@@ -30,7 +30,10 @@ use kernel::{
 )]
 mod generated {
     use kernel::ffi;
-    include!(concat!(env!("RGUP_OBJ"), "/src/uapi_generated.rs"));
+    include!(concat!(
+        env!("RGUP_OBJ"),
+        "/tools/testing/rgup_test/uapi_generated.rs"
+    ));
 }
 
 pub(crate) use generated::*;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Input to bindgen for src/uapi.rs: the uAPI structs, and the ioctl numbers
+ * Input to bindgen for uapi.rs: the uAPI structs, and the ioctl numbers
  * evaluated by clang (bindgen cannot expand function-like macros; the
  * RGUP_CONST_ prefix is stripped from the generated Rust).
  */
 #include <uapi/linux/rgup.h>
 
-/* The gup_test ABI, from the kernel tree (-I$(srctree)), for src/gup_test_compat.rs. */
+/* The gup_test ABI, from the kernel tree (-I$(srctree)), for gup_test_compat.rs. */
 #include <mm/gup_test.h>
 
 const __u32 RGUP_CONST_RGUP_IOC_VERSION = RGUP_IOC_VERSION;
@@ -24,7 +24,7 @@ const __u32 RGUP_CONST_PIN_LONGTERM_TEST_START = PIN_LONGTERM_TEST_START;
 const __u32 RGUP_CONST_PIN_LONGTERM_TEST_STOP = PIN_LONGTERM_TEST_STOP;
 const __u32 RGUP_CONST_PIN_LONGTERM_TEST_READ = PIN_LONGTERM_TEST_READ;
 
-/* The test_hmm dmirror ABI, from the kernel tree, for src/dmirror_compat.rs. */
+/* The test_hmm dmirror ABI, from the kernel tree, for dmirror_compat.rs. */
 #include <lib/test_hmm_uapi.h>
 
 const __u32 RGUP_CONST_HMM_DMIRROR_READ = HMM_DMIRROR_READ;
