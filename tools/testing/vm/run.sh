@@ -19,6 +19,9 @@
 #   --p2p            add the P2P topology: a PCIe switch with an NVMe whose
 #                    CMB is p2pmem (provider) and QEMU's edu device (client)
 #   --p2p-split      the same devices, but edu on a separate root port
+#   --iommu          put QEMU's intel-iommu in front (q35's DMAR) and boot with
+#                    intel_iommu=on iommu.strict=1: device DMA goes through
+#                    IOVAs, unmapped IOVAs fault; combine with --p2p
 #   --cpus N, --memory SIZE
 #
 # Exit status: the command's, or 124 on timeout, or 125 when the command
@@ -30,7 +33,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../rgup-env.sh"
 
-kdir=$RGUP_KBUILD out= log= timeout=900 p2p= cpus=2 memory=2G
+kdir=$RGUP_KBUILD out= log= timeout=900 p2p= iommu= cpus=2 memory=2G
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kdir) kdir=$2; shift 2 ;;
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--p2p) p2p=switch; shift ;;
 	--p2p-split) p2p=split; shift ;;
+	--iommu) iommu=1; shift ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--memory) memory=$2; shift 2 ;;
 	--) shift; break ;;
@@ -54,6 +58,12 @@ mkdir -p "$RGUP_LOGS"
 : > "$log"
 
 qemu_opts=()
+append="oops=panic panic=-1"
+if [ -n "$iommu" ]; then
+	# First, so that the DMAR covers every PCI device after it.
+	qemu_opts+=(-device intel-iommu)
+	append+=" intel_iommu=on iommu.strict=1"
+fi
 p2p_img=
 if [ -n "$p2p" ]; then
 	p2p_img=$(mktemp "${TMPDIR:-/tmp}/rgup-nvme.XXXXXX")
@@ -96,12 +106,12 @@ if [ "${RGUP_KVM:-auto}" != no ] && [ "$(kvm_probe)" = yes ]; then
 fi
 
 vng_args=(--run "$kdir" "${accel[@]}" --disable-microvm --force-9p --verbose
-	  --cpus "$cpus" --memory "$memory" --append "oops=panic panic=-1")
+	  --cpus "$cpus" --memory "$memory" --append "$append")
 [ -z "$out" ] || vng_args+=(--rwdir "$out")
 [ ${#qemu_opts[@]} = 0 ] || vng_args+=("--qemu-opts=${qemu_opts[*]}")
 cmd=$(printf '%q ' "$@")
 
-rgup_stage "vm: booting $(basename "$kdir") kernel (${accel[*]}, $cpus cpus, $memory${p2p:+, p2p=$p2p}); log $log"
+rgup_stage "vm: booting $(basename "$kdir") kernel (${accel[*]}, $cpus cpus, $memory${p2p:+, p2p=$p2p}${iommu:+, iommu}); log $log"
 set +e
 timeout -k 15 "$timeout" vng "${vng_args[@]}" --exec "cd $(printf %q "$PWD") && $cmd" \
 	</dev/null 2>&1 | tee -a "$log"
