@@ -49,7 +49,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
 	check check-debug demo bench bench-pin bench-mirror bench-p2p help sdk install
-.PHONY: htmldocs cleandocs
+.PHONY: htmldocs cleandocs rustdoc rustdoc-json
 
 all: modules
 
@@ -128,6 +128,18 @@ bench-mirror:
 
 bench-p2p:
 	tools/testing/bench/run-bench.sh p2p
+
+# The rgup crate's API, by the kernel's rustdoc with the crate's own flags
+# (see the rustdoc section of Kbuild): HTML in
+# Documentation/output/rust/rustdoc/rgup/, JSON in rust/doc/rgup.json.
+# Warnings are errors. Both build the modules first.
+RUSTDOC ?= /usr/bin/rustdoc
+
+rustdoc: kdir-check
+	$(KMAKE) RUSTDOC=$(RUSTDOC) RGUP_RUSTDOC=html modules
+
+rustdoc-json: kdir-check
+	$(KMAKE) RUSTDOC=$(RUSTDOC) RGUP_RUSTDOC=json modules
 
 # Documentation/rgup/ as HTML in Documentation/output/ (Debian's Sphinx,
 # installed on first use); warnings are errors.
