@@ -15,6 +15,9 @@
 #                     sdk/<kernel release>/ (SDK_DIR=... to choose)
 #   make install      rgup.ko into /lib/modules/<release>/updates/, depmod, and
 #                     the SDK into /usr/src/rgup/<release>/ (DESTDIR honoured)
+#   make rustdoc      the rgup crate's API as HTML in Documentation/output/rust/rustdoc/
+#                     (the kernel's rustdoc, after the module build), warnings are errors
+#   make rustdoc-json the same as rustdoc JSON: rust/doc/rgup.json
 #   make htmldocs     Documentation/rgup/ as HTML in Documentation/output/ (Sphinx,
 #                     installs python3-sphinx), warnings are errors
 #
