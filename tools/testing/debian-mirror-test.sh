@@ -114,10 +114,10 @@ Suites: nodistro
 Components: main
 EOF
 cat > "$tmp/proxy.list" <<'EOF'
-deb http://cache.example.lan:3142/debian bookworm main
+deb http://cache.example.net:3142/debian bookworm main
 EOF
 expect "files in order: a third-party repository is never the archive" \
-	http://cache.example.lan:3142/debian "${bookworm[@]}" -- \
+	http://cache.example.net:3142/debian "${bookworm[@]}" -- \
 	"$tmp/nodesource.sources" "$tmp/proxy.list"
 grep security "$tmp/sources.list" > "$tmp/security.list"
 expect "only third-party and security sources: no archive" fail \
