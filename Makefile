@@ -15,6 +15,11 @@
 #                     sdk/<kernel release>/ (SDK_DIR=... to choose)
 #   make install      rgup.ko into /lib/modules/<release>/updates/, depmod, and
 #                     the SDK into /usr/src/rgup/<release>/ (DESTDIR honoured)
+#   make rustdoc      the rgup crate's API as HTML in Documentation/output/rust/rustdoc/
+#                     (the kernel's rustdoc, after the module build), warnings are errors
+#   make rustdoc-json the same as rustdoc JSON: rust/doc/rgup.json
+#   make htmldocs     Documentation/rgup/ as HTML in Documentation/output/ (Sphinx,
+#                     installs python3-sphinx), warnings are errors
 #
 # See README.md and Documentation/rgup/testing.rst.
 
@@ -47,6 +52,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
 	check check-debug demo bench bench-pin bench-mirror bench-p2p help sdk install
+.PHONY: htmldocs cleandocs rustdoc rustdoc-json
 
 all: modules
 
@@ -126,8 +132,29 @@ bench-mirror:
 bench-p2p:
 	tools/testing/bench/run-bench.sh p2p
 
+# The rgup crate's API, by the kernel's rustdoc with the crate's own flags
+# (see the rustdoc section of Kbuild): HTML in
+# Documentation/output/rust/rustdoc/rgup/, JSON in rust/doc/rgup.json.
+# Warnings are errors. Both build the modules first.
+RUSTDOC ?= /usr/bin/rustdoc
+
+rustdoc: kdir-check
+	$(KMAKE) RUSTDOC=$(RUSTDOC) RGUP_RUSTDOC=html modules
+
+rustdoc-json: kdir-check
+	$(KMAKE) RUSTDOC=$(RUSTDOC) RGUP_RUSTDOC=json modules
+
+# Documentation/rgup/ as HTML in Documentation/output/ (Debian's Sphinx,
+# installed on first use); warnings are errors.
+htmldocs:
+	scripts/rgup_htmldocs.sh
+
+clean: cleandocs
+cleandocs:
+	rm -rf Documentation/output rust/doc
+
 help:
-	@sed -n '3,19p' Makefile
+	@sed -n '3,/^$$/p' Makefile
 
 # --- the SDK: what a driver outside this tree builds against -----------------
 #

@@ -563,7 +563,8 @@ struct Inner<T> {
 /// # Invariants
 ///
 /// `notifier` is inserted in the interval tree of `mm` for `[start, end)` with
-/// `Self::NOTIFIER_OPS`, from the end of [`Mirror::new`] until [`PinnedDrop::drop`].
+/// `Self::NOTIFIER_OPS`, from the end of [`Mirror::new`] until its
+/// [`PinnedDrop::drop`](pin_init::PinnedDrop::drop).
 #[pin_data(PinnedDrop)]
 pub struct Mirror<T: MirrorOps> {
     #[pin]

@@ -7,12 +7,17 @@
 #   1. Debian packages (only the missing ones; needs root or sudo)
 #   2. bindgen-cli $RGUP_BINDGEN_VERSION from crates.io, into $RGUP_CACHE/tools
 #   3. virtme-ng $RGUP_VIRTME_NG_VERSION from PyPI, into a venv in the cache
-#   4. Debian's linux-source-7.3, fetched with a private apt state directory
-#      inside the cache (/etc/apt is never touched), or from the .deb named
-#      by RGUP_KERNEL_DEB when the archive no longer has it; unpacked once.
+#   4. Debian's linux-source-7.3 from trixie-backports, fetched with a private
+#      apt state directory inside the cache (/etc/apt is never touched)
+#      through the Debian mirror this system's apt already uses (read from
+#      its sources by debian-mirror.sh), or from the .deb named by
+#      RGUP_KERNEL_DEB when the archive no longer has it; unpacked once.
 #
-# Environment: RGUP_CACHE (cache root), RGUP_KERNEL_DEB (fallback .deb file or
-# a directory holding linux-source-7.3_*.deb).
+# Environment: RGUP_CACHE (cache root), RGUP_DEBIAN_MIRROR (the Debian archive
+# URI to fetch trixie-backports from, e.g. a local mirror; by default the one
+# of the system's apt sources that serves its release), RGUP_KERNEL_DEB
+# (fallback .deb file or a directory holding linux-source-7.3_*.deb). apt's
+# own settings (proxy, Acquire::*) apply as usual.
 
 set -euo pipefail
 . "$(dirname "$0")/rgup-env.sh"
@@ -62,13 +67,16 @@ install_virtme_ng() {
 		"virtme-ng==$RGUP_VIRTME_NG_VERSION"
 }
 
-# Fetch linux-source-7.3 with apt, but with every piece of apt state private.
+# Fetch linux-source-7.3 with apt, but with every piece of apt state private;
+# the archive is the system's own Debian mirror (or RGUP_DEBIAN_MIRROR).
 fetch_kernel_deb_from_archive() {
-	local apt=$RGUP_CACHE/apt
+	local apt=$RGUP_CACHE/apt mirror
+	mirror=$("$RGUP_ROOT/tools/testing/debian-mirror.sh") || return 1
 	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs"
 	cat > "$apt/sources.list" <<-SRC
-		deb http://deb.debian.org/debian trixie-backports main
+		deb $mirror trixie-backports main
 	SRC
+	rgup_stage "bootstrap: fetching linux-source-$RGUP_KVER_SERIES from $mirror trixie-backports"
 	local opts=(
 		-o "Dir::Etc::SourceList=$apt/sources.list"
 		-o "Dir::Etc::SourceParts=/dev/null"
@@ -106,7 +114,7 @@ install_kernel_source() {
 	elif deb=$(fallback_kernel_deb); then
 		from="local file RGUP_KERNEL_DEB"
 	else
-		rgup_die "linux-source-$RGUP_KVER_SERIES: not in the Debian archive and RGUP_KERNEL_DEB unset or empty"
+		rgup_die "linux-source-$RGUP_KVER_SERIES: not in the Debian archive and RGUP_KERNEL_DEB unset or empty (a local mirror: set RGUP_DEBIAN_MIRROR)"
 	fi
 	rgup_stage "bootstrap: kernel source $(basename "$deb") from $from"
 	local tmp=$RGUP_CACHE/tmp/ksrc

@@ -6,6 +6,8 @@
 #   1. bootstrap (a no-op when the cache is warm) and the test kernel
 #   2. host checks: rustfmt --check, clippy with warnings as errors,
 #      checkpatch --strict on the C files
+#      (and the tests of bootstrap's Debian mirror parser, Sphinx htmldocs
+#      and, after the module build, rustdoc, warnings as errors)
 #   3. build the modules and the kselftests
 #   4. boot the test kernel in QEMU and run tools/testing/vm/guest-check.sh:
 #      KUnit suites at insmod, the rgup kselftests, leak invariants; the
@@ -80,9 +82,15 @@ if [ -z "$debug" ]; then
 	host_check "rustfmt --check" make -s rustfmtcheck
 	host_check "checkpatch --strict on C sources" make -s checkpatch
 	host_check "clippy, warnings are errors" make clippy
+	host_check "bootstrap: the Debian mirror from apt sources (debian-mirror-test.sh)" \
+		"$here/debian-mirror-test.sh"
 fi
 built=0
 host_check "build modules" kmake modules && built=1
+if [ -z "$debug" ]; then
+	host_check "rustdoc, warnings are errors" kmake -s rustdoc
+	host_check "htmldocs (Sphinx), warnings are errors" kmake -s htmldocs
+fi
 host_check "build kselftests" kmake selftests || built=0
 host_check "build upstream gup_longterm, cow and hmm-tests from the kernel tree" \
 	kmake upstream-selftests UPSTREAM_MM_OUT="$mm_out" || built=0
