@@ -98,6 +98,15 @@ host_check "build upstream gup_longterm, cow and hmm-tests from the kernel tree"
 # directory against the installed SDK alone; the VM loads it with modprobe.
 host_check "make install; the outside driver built from the SDK alone; SDK mismatches refused" \
 	"$tree/tools/testing/sdk/test-external.sh" "$out" "$RGUP_KBUILD" /usr/bin/rustc -19
+# The export check: a generated crate naming every public item of rgup (from
+# rustdoc's JSON) links against the installed SDK; modpost names any symbol
+# rgup.ko does not export.
+host_check "export check: every public item of rgup links against the SDK" \
+	sh -c 'make -C "$1" -s rustdoc-json KDIR="$2" && \
+		"$1/tools/testing/sdk/test-exports.sh" "$1/rust/doc/rgup.json" \
+		"$3/modroot/usr/src/rgup/$(cat "$2/include/config/kernel.release")" \
+		"$3/export-check" "$2" /usr/bin/rustc -19' \
+	sh "$tree" "$RGUP_KBUILD" "$out"
 
 vm_rc=skipped
 if [ "$built" = 1 ]; then
