@@ -39,6 +39,16 @@ pub(crate) fn raw_device<Ctx: kernel::device::DeviceContext>(
         .cast_mut()
 }
 
+mod region;
+
+pub use region::{
+    is_translated,
+    BoundDevice,
+    DmaRegion,
+    Quiesce,
+    Segments, //
+};
+
 /// One DMA segment: where the device finds a run of the pinned bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DmaSegment {
@@ -46,6 +56,30 @@ pub struct DmaSegment {
     pub addr: DmaAddress,
     /// Length in bytes.
     pub len: usize,
+}
+
+/// Appends `seg` to `out` split so that every piece respects `limits` (the device's maximum
+/// segment size and boundary).
+pub(crate) fn split_segment(
+    out: &mut KVec<DmaSegment>,
+    seg: DmaSegment,
+    limits: crate::p2p::SegmentLimits,
+) -> Result {
+    let mut addr = seg.addr;
+    let mut left = seg.len;
+    while left > 0 {
+        // Bytes to the next boundary (the whole rest of the address space for no boundary).
+        let to_boundary = (addr | limits.boundary_mask)
+            .checked_add(1)
+            .map_or(u64::MAX, |b| b - addr);
+        let n = left
+            .min(limits.max_size)
+            .min(usize::try_from(to_boundary).unwrap_or(usize::MAX));
+        out.push(DmaSegment { addr, len: n }, GFP_KERNEL)?;
+        addr = addr.wrapping_add(n as u64); // wraps only after the last piece
+        left -= n;
+    }
+    Ok(())
 }
 
 /// Pinned pages mapped for DMA by one device; unmapped on drop.

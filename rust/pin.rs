@@ -692,6 +692,16 @@ impl PinnedPages {
         self.access
     }
 
+    /// The offset of the requested range in the first page.
+    pub(crate) fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// The pinned pages, in order (for the DMA mappings of [`crate::dma`]).
+    pub(crate) fn raw_pages(&self) -> &[*mut bindings::page] {
+        &self.pages
+    }
+
     /// Pages charged to `RLIMIT_MEMLOCK` by this pin (0 with [`Accounting::None`]).
     pub fn charged_pages(&self) -> usize {
         self.charge.as_ref().map_or(0, |c| c.pages)

@@ -9,6 +9,7 @@
 #include <linux/backing-dev.h>
 #include <linux/fs.h>
 #include <linux/hmm.h>
+#include <linux/iommu.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -333,3 +334,40 @@ int rgup_helper_dma_coerce_mask_and_coherent(struct device *dev, u64 mask)
 {
 	return dma_coerce_mask_and_coherent(dev, mask);
 }
+
+bool rgup_helper_dma_translated(struct device *dev)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+
+	return domain && (domain->type & __IOMMU_DOMAIN_PAGING);
+}
+
+bool rgup_helper_dma_iova_try_alloc(struct device *dev, struct dma_iova_state *state,
+				    u64 phys, size_t size)
+{
+	return dma_iova_try_alloc(dev, state, phys, size);
+}
+
+int rgup_helper_dma_iova_link(struct device *dev, struct dma_iova_state *state,
+			      u64 phys, size_t offset, size_t size,
+			      enum dma_data_direction dir, unsigned long attrs)
+{
+	return dma_iova_link(dev, state, phys, offset, size, dir, attrs);
+}
+
+int rgup_helper_dma_iova_sync(struct device *dev, struct dma_iova_state *state,
+			      size_t offset, size_t size)
+{
+	return dma_iova_sync(dev, state, offset, size);
+}
+
+void rgup_helper_dma_iova_destroy(struct device *dev, struct dma_iova_state *state,
+				  size_t mapped_len, enum dma_data_direction dir,
+				  unsigned long attrs)
+{
+	if (mapped_len)
+		dma_iova_destroy(dev, state, mapped_len, dir, attrs);
+	else
+		dma_iova_free(dev, state);
+}
+

@@ -8,6 +8,7 @@
 #ifndef RGUP_HELPERS_H
 #define RGUP_HELPERS_H
 
+#include <linux/dma-direction.h>
 #include <linux/mm_types.h>
 #include <linux/types.h>
 
@@ -150,6 +151,33 @@ struct page *rgup_helper_virt_to_page(void *addr);
 
 /* pci_dev_put() */
 void rgup_helper_pci_dev_put(struct pci_dev *pdev);
+
+/*
+ * --- rgup::dma: the two-step DMA API (include/linux/dma-mapping.h), which
+ * is static inline without CONFIG_IOMMU_DMA ---
+ */
+struct dma_iova_state;
+
+/* dma_iova_try_alloc() */
+bool rgup_helper_dma_iova_try_alloc(struct device *dev, struct dma_iova_state *state,
+				    u64 phys, size_t size);
+
+/* dma_iova_link() */
+int rgup_helper_dma_iova_link(struct device *dev, struct dma_iova_state *state,
+			      u64 phys, size_t offset, size_t size,
+			      enum dma_data_direction dir, unsigned long attrs);
+
+/* dma_iova_sync() */
+int rgup_helper_dma_iova_sync(struct device *dev, struct dma_iova_state *state,
+			      size_t offset, size_t size);
+
+/* dma_iova_destroy(), or dma_iova_free() when nothing is linked */
+void rgup_helper_dma_iova_destroy(struct device *dev, struct dma_iova_state *state,
+				  size_t mapped_len, enum dma_data_direction dir,
+				  unsigned long attrs);
+
+/* Whether dev's DMA goes through a translating IOMMU domain (iommu_get_domain_for_dev()). */
+bool rgup_helper_dma_translated(struct device *dev);
 
 /* For the KUnit suites only: */
 struct kunit;

@@ -1,52 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Peer-to-peer DMA with [`rgup::p2p`], in its own module: a driver for QEMU's `edu` device
+//! DMA with [`rgup::p2p`] and [`rgup::dma`], in its own module: a driver for QEMU's `edu` device
 //! (`-device edu`, PCI 1234:11e8), whose DMA engine copies between its 4 KiB internal buffer and
-//! any bus address, moves data out of and into user memory described by [`DmaOnlySgt`]s. When
-//! that memory is an `mmap()` of an NVMe controller memory buffer (`p2pmem/allocate`) behind the
-//! same PCIe switch, the engine reads and writes the peer device directly, at PCI bus addresses.
+//! any DMA address.
 //!
-//! `/dev/rgup_sample_p2p` takes one ioctl:
+//! Two ways to give the device memory, as real drivers do:
 //!
-//! ```c
-//! struct rgup_sample_p2p_copy {
-//!         __u64 src, dst, len;    /* in: user addresses, bytes (at most 2048) */
-//!         __u32 src_kind;         /* out: 1 bus address, 2 host-mapped (first segment) */
-//!         __u32 dst_kind;
-//!         __u64 src_dma;          /* out: the first segment's DMA address */
-//!         __u64 dst_dma;
-//! };
-//! #define RGUP_SAMPLE_P2P_COPY _IOWR('r', 0x20, struct rgup_sample_p2p_copy)
-//! #define RGUP_SAMPLE_P2P_STAGE _IOWR('r', 0x21, struct rgup_sample_p2p_copy)
-//! ```
+//! - **Per transfer** (`COPY`, `STAGE`): user memory described by [`DmaOnlySgt`]s, mapped for the
+//!   one call. When that memory is an `mmap()` of an NVMe controller memory buffer
+//!   (`p2pmem/allocate`) behind the same PCIe switch, the engine reads and writes the peer device
+//!   directly, at PCI bus addresses.
+//! - **Registered** (`REGISTER`, `XFER`, `UNREGISTER`), as an RDMA memory region or an NVMe
+//!   buffer registration: the memory is pinned and mapped once ([`DmaRegion`]), kept in the open
+//!   file's state, and the engine uses it from later calls. The file reaches the device through
+//!   a [`BoundDevice`] and the registers through a `Devres`: after `edu` is unbound, every call
+//!   answers `ENODEV`, the regions' mappings are gone (unmapped at the unbind, after the engine
+//!   was quiesced), and their pins go with the file.
 //!
-//! `COPY` maps `src` for the device to read and `dst` for it to write, then runs the engine:
-//! each source segment into the buffer, the buffer out to each destination segment.
-//!
-//! `STAGE` moves `src` to `dst` (at most 1024 bytes) through P2P memory that only devices touch:
-//! it allocates a staging area from the published provider closest to `edu`
-//! ([`DmaOnlySgt::from_p2pmem`]), and runs the engine `src` -> buffer, buffer -> staging area,
-//! staging area -> the other half of the buffer, that half -> `dst`; `dst_kind`/`dst_dma`
-//! describe the staging area. Errors are rgup's
-//! (`EREMOTEIO` when the memory's provider cannot reach `edu`), `ENODEV` without a bound `edu`,
-//! `ETIMEDOUT` if the engine does not finish.
+//! The ioctls are in `samples/rust/rgup_samples_uapi.h`. Errors are rgup's (`EREMOTEIO` when
+//! the memory's provider cannot reach `edu`), `ENODEV` without a bound `edu`, `ETIMEDOUT` when
+//! the engine took more than 5 s (it has stopped by then: the sample waits for it before any
+//! mapping goes).
 
 use kernel::{
     device::{
         Bound,
         Core, //
     },
+    devres::DevresLt,
     dma::DataDirection,
-    error::to_result,
     fs::File,
-    ioctl::_IOWR,
+    io::Io,
+    ioctl::{
+        _IO,
+        _IOW,
+        _IOWR, //
+    },
     miscdevice::{
         MiscDevice,
         MiscDeviceOptions,
         MiscDeviceRegistration, //
     },
-    pci,
+    new_mutex, pci,
     prelude::*,
+    sync::{
+        Arc,
+        Mutex, //
+    },
     time::{
         delay::fsleep,
         Delta, //
@@ -60,10 +60,22 @@ use kernel::{
         UserSlice, //
     },
 };
-use rgup::p2p::{
-    DmaOnlySgt,
-    P2pSegment,
-    SegmentKind, //
+use rgup::{
+    dma::{
+        BoundDevice,
+        DmaRegion,
+        DmaSegment,
+        Quiesce, //
+    },
+    p2p::{
+        DmaOnlySgt,
+        P2pSegment,
+        SegmentKind, //
+    },
+    pin::{
+        Access,
+        PinRequest, //
+    },
 };
 
 /// The registers of `edu` (QEMU's `docs/specs/edu.rst`).
@@ -85,99 +97,120 @@ mod regs {
     pub(super) const BAR_SIZE: usize = 0x100000;
 }
 
-/// `edu`'s registers, mapped with `pci_iomap()`.
-///
-/// The kernel crate's `pci::Bar` offers accesses up to 4-byte alignment, and `edu` only takes its
-/// 64-bit DMA addresses in single 8-byte writes (QEMU `hw/misc/edu.c`), so the sample maps the BAR
-/// itself and uses `readq`/`writeq`.
-///
-/// # Invariants
-///
-/// `base` maps the first [`regs::BAR_SIZE`] bytes of BAR 0 of `pdev`, which owns the region.
-struct EduRegs {
-    pdev: *mut kernel::bindings::pci_dev,
-    base: *mut kernel::ffi::c_void,
-}
-
-// SAFETY: MMIO may be accessed from any thread.
-unsafe impl Send for EduRegs {}
-// SAFETY: As above; the device serialises register accesses itself.
-unsafe impl Sync for EduRegs {}
-
-impl EduRegs {
-    fn map(pdev: &pci::Device<Bound>) -> Result<Self> {
-        // CAST: `pci::Device` is `#[repr(transparent)]` over `struct pci_dev`.
-        let raw = core::ptr::from_ref(pdev)
-            .cast::<kernel::bindings::pci_dev>()
-            .cast_mut();
-        // SAFETY: `raw` is a bound, enabled PCI device.
-        to_result(unsafe {
-            kernel::bindings::pci_request_region(raw, 0, c"rgup_sample_p2p".as_char_ptr())
-        })?;
-        // SAFETY: As above; BAR 0 is edu's 1 MiB register window.
-        let base =
-            unsafe { kernel::bindings::pci_iomap(raw, 0, regs::BAR_SIZE as kernel::ffi::c_ulong) };
-        if base.is_null() {
-            // SAFETY: Requested just above.
-            unsafe { kernel::bindings::pci_release_region(raw, 0) };
-            return Err(ENOMEM);
-        }
-        // INVARIANT: Mapped and requested above.
-        Ok(Self { pdev: raw, base })
-    }
-
-    fn read64(&self, offset: usize) -> u64 {
-        // SAFETY: `offset + 8 <= BAR_SIZE` for every register used; `base` is mapped.
-        unsafe { kernel::bindings::readq(self.base.cast::<u8>().add(offset).cast()) }
-    }
-
-    fn read32(&self, offset: usize) -> u32 {
-        // SAFETY: As above.
-        unsafe { kernel::bindings::readl(self.base.cast::<u8>().add(offset).cast()) }
-    }
-
-    fn write64(&self, value: u64, offset: usize) {
-        // SAFETY: As above.
-        unsafe { kernel::bindings::writeq(value, self.base.cast::<u8>().add(offset).cast()) }
-    }
-}
-
-impl Drop for EduRegs {
-    fn drop(&mut self) {
-        // SAFETY: Mapped and requested by `map` (type invariant).
-        unsafe {
-            kernel::bindings::pci_iounmap(self.pdev, self.base);
-            kernel::bindings::pci_release_region(self.pdev, 0);
-        }
-    }
-}
+type EduBar = pci::Bar<'static, { regs::BAR_SIZE }>;
 
 module! {
     type: SampleP2p,
     name: "rgup_sample_p2p",
     authors: ["rgup developers"],
-    description: "rgup sample: peer-to-peer DMA by QEMU's edu device through rgup::p2p",
+    description: "rgup sample: DMA by QEMU's edu device through rgup::p2p and rgup::dma",
     license: "GPL",
 }
 
-/// The bound `edu`, for the misc device's ioctls.
-///
-/// # Invariants
-///
-/// While stored in [`EDU`], both pointers are valid: they point into the driver data of the
-/// bound device, whose `Drop` takes them out of [`EDU`] (under its lock) before anything they
-/// point to goes away.
+/// What the open files share with the bound `edu`: revoked, both of them, at its unbind.
+#[pin_data]
 struct Edu {
-    pdev: *const pci::Device<Bound>,
-    regs: *const EduRegs,
+    bar: DevresLt<EduBar>,
+    dev: BoundDevice,
+    /// One transfer at a time; never released while the engine runs.
+    #[pin]
+    engine: Mutex<()>,
 }
 
-// SAFETY: Only used under `EDU`'s lock, from any thread.
-unsafe impl Send for Edu {}
+impl Edu {
+    /// Runs the engine once: `count` bytes between `addr` and the buffer at `offset`, and waits.
+    ///
+    /// Returns only once the engine is idle, also on `ETIMEDOUT` (after 5 s): nothing it may
+    /// still access can be unmapped under it. `ENODEV` once `edu` is unbound.
+    fn transfer(&self, addr: u64, offset: u64, count: usize, to_ram: bool) -> Result {
+        let _engine = self.engine.lock();
+        let (src, dst, cmd) = if to_ram {
+            (
+                regs::BUFFER + offset,
+                addr,
+                regs::CMD_RUN | regs::CMD_TO_RAM,
+            )
+        } else {
+            (addr, regs::BUFFER + offset, regs::CMD_RUN)
+        };
+        // `edu` takes its 64-bit registers in single 8-byte accesses; `Region`'s compile-time
+        // checked accessors stop at 4-byte alignment, the runtime-checked ones do not.
+        self.bar
+            .try_access_with(|bar| -> Result {
+                bar.try_write64(src, regs::DMA_SRC)?;
+                bar.try_write64(dst, regs::DMA_DST)?;
+                bar.try_write64(count as u64, regs::DMA_COUNT)?;
+                bar.try_write64(cmd, regs::DMA_CMD)
+            })
+            .ok_or(ENODEV)??;
+        // The engine takes about 100 ms of virtual time per transfer.
+        let mut waited = 0;
+        while self.busy() {
+            fsleep(Delta::from_millis(10));
+            waited += 10;
+        }
+        if waited > 5000 {
+            return Err(ETIMEDOUT);
+        }
+        Ok(())
+    }
+
+    /// Whether the engine runs (`false` once unbound: `remove()` waited for it).
+    fn busy(&self) -> bool {
+        self.bar
+            .try_access_with(|bar| {
+                bar.try_read64(regs::DMA_CMD)
+                    .is_ok_and(|cmd| cmd & regs::CMD_RUN != 0)
+            })
+            .unwrap_or(false)
+    }
+
+    /// Runs the engine once per segment of `segments` covering `[skip, skip + len)` of them:
+    /// into the buffer from `offset` on (`to_ram` false), or out of it.
+    fn run(
+        &self,
+        segments: &[DmaSegment],
+        skip: usize,
+        len: usize,
+        offset: u64,
+        to_ram: bool,
+    ) -> Result {
+        let (mut skip, mut left, mut offset) = (skip, len, offset);
+        for seg in segments {
+            if left == 0 {
+                break;
+            }
+            if skip >= seg.len {
+                skip -= seg.len;
+                continue;
+            }
+            let n = (seg.len - skip).min(left);
+            self.transfer(seg.addr + skip as u64, offset, n, to_ram)?;
+            offset += n as u64;
+            left -= n;
+            skip = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Stops `edu` using a region before rgup unmaps it: waits for a running transfer.
+struct EngineIdle(Arc<Edu>);
+
+impl Quiesce for EngineIdle {
+    fn quiesce(&self, _segments: &[DmaSegment]) {
+        // A transfer holds the lock until the engine is idle.
+        drop(self.0.engine.lock());
+    }
+}
 
 kernel::sync::global_lock! {
     // SAFETY: Initialised in the module initialiser before first use.
-    unsafe(uninit) static EDU: Mutex<Option<Edu>> = None;
+    unsafe(uninit) static EDU: Mutex<Option<Arc<Edu>>> = None;
+}
+
+fn bound_edu() -> Result<Arc<Edu>> {
+    EDU.lock().as_ref().cloned().ok_or(ENODEV)
 }
 
 #[pin_data]
@@ -228,15 +261,11 @@ kernel::pci_device_table!(
     [(EDU_ID, ())]
 );
 
-#[pin_data(PinnedDrop)]
-struct EduData<'bound> {
-    pdev: &'bound pci::Device<Bound>,
-    regs: EduRegs,
-}
+struct EduData;
 
 impl pci::Driver for EduDriver {
     type IdInfo = ();
-    type Data<'bound> = EduData<'bound>;
+    type Data<'bound> = EduData;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
@@ -244,40 +273,41 @@ impl pci::Driver for EduDriver {
         pdev: &'bound pci::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
-        let regs = setup(pdev);
-        let pdev: &'bound pci::Device<Bound> = pdev;
-        try_pin_init!(EduData { pdev, regs: regs? }).pin_chain(|data| {
-            // INVARIANT: `data` is pinned in place until its `Drop`, which clears `EDU` first.
-            *EDU.lock() = Some(Edu {
-                pdev: core::ptr::from_ref(data.pdev),
-                regs: core::ptr::from_ref(&data.regs),
-            });
-            Ok(())
-        })
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+        let bar = pdev.iomap_region_sized::<{ regs::BAR_SIZE }>(0, c"rgup_sample_p2p")?;
+        let id = bar.read32(regs::ID);
+        if id & 0xff != 0xed {
+            return Err(ENODEV);
+        }
+        let dev: &kernel::device::Device<Bound> = pdev.as_ref();
+        let edu = Arc::pin_init(
+            try_pin_init!(Edu {
+                // SAFETY: The BAR was mapped from the bound device and stays valid until its
+                // unbind, when the `DevresLt` revokes it.
+                bar: unsafe { DevresLt::new(dev, bar) }?,
+                dev: BoundDevice::new(dev)?,
+                engine <- new_mutex!(()),
+            }),
+            GFP_KERNEL,
+        )?;
+        *EDU.lock() = Some(edu);
+        dev_info!(pdev, "edu {:#x} bound: rgup DMA sample\n", id);
+        Ok(EduData)
+    }
+
+    fn unbind<'bound>(pdev: &'bound pci::Device<Core<'_>>, _this: Pin<&Self::Data<'bound>>) {
+        // New calls find no device; running ones end with the engine idle. The regions'
+        // mappings are revoked after this, from the device's devres release.
+        let edu = EDU.lock().take();
+        if let Some(edu) = edu {
+            drop(edu.engine.lock());
+        }
+        dev_info!(pdev, "edu unbound\n");
     }
 }
 
-/// Enables `edu`, maps its registers and checks it is one.
-fn setup(pdev: &pci::Device<Core<'_>>) -> Result<EduRegs> {
-    pdev.enable_device_mem()?;
-    pdev.set_master();
-    let regs = EduRegs::map(pdev)?;
-    let id = regs.read32(regs::ID);
-    if id & 0xff != 0xed {
-        return Err(ENODEV);
-    }
-    dev_info!(pdev, "edu {:#x} bound: rgup P2P DMA sample\n", id);
-    Ok(regs)
-}
-
-#[pinned_drop]
-impl PinnedDrop for EduData<'_> {
-    fn drop(self: Pin<&mut Self>) {
-        *EDU.lock() = None;
-    }
-}
-
-/// The argument of `RGUP_SAMPLE_P2P_COPY`.
+/// `struct rgup_sample_p2p_copy`.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 struct CopyArgs {
@@ -290,71 +320,148 @@ struct CopyArgs {
     dst_dma: u64,
 }
 
+/// `struct rgup_sample_p2p_region`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct RegionArgs {
+    addr: u64,
+    len: u64,
+    write: u32,
+    handle: u32,
+    first_dma: u64,
+    segments: u32,
+    iova: u32,
+}
+
+/// `struct rgup_sample_p2p_xfer`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct XferArgs {
+    handle: u32,
+    to_device: u32,
+    offset: u64,
+    len: u64,
+    buffer_offset: u64,
+}
+
 // SAFETY: `u64` and `u32` fields, no padding: every byte pattern is valid, and all bytes are
 // fields.
 unsafe impl FromBytes for CopyArgs {}
 // SAFETY: As above.
 unsafe impl AsBytes for CopyArgs {}
+// SAFETY: As above.
+unsafe impl FromBytes for RegionArgs {}
+// SAFETY: As above.
+unsafe impl AsBytes for RegionArgs {}
+// SAFETY: As above.
+unsafe impl FromBytes for XferArgs {}
 
 const RGUP_SAMPLE_P2P_COPY: u32 = _IOWR::<CopyArgs>('r' as u32, 0x20);
 const RGUP_SAMPLE_P2P_STAGE: u32 = _IOWR::<CopyArgs>('r' as u32, 0x21);
+const RGUP_SAMPLE_P2P_REGISTER: u32 = _IOWR::<RegionArgs>('r' as u32, 0x22);
+const RGUP_SAMPLE_P2P_XFER: u32 = _IOW::<XferArgs>('r' as u32, 0x23);
+const RGUP_SAMPLE_P2P_UNREGISTER: u32 = _IOW::<u32>('r' as u32, 0x24);
+const RGUP_SAMPLE_P2P_STALE_WRITE: u32 = _IO('r' as u32, 0x25);
 
-struct P2pFile;
+/// Registrations of one open file.
+const MAX_REGIONS: usize = 16;
+
+/// A registered region and the `edu` it is mapped for.
+struct Region {
+    edu: Arc<Edu>,
+    region: DmaRegion<EngineIdle>,
+}
+
+#[derive(Default)]
+struct Regions {
+    slots: KVec<Option<Region>>,
+    /// The first DMA address of the region last unregistered (for `STALE_WRITE`).
+    stale: Option<u64>,
+}
+
+#[pin_data]
+struct P2pFile {
+    #[pin]
+    regions: Mutex<Regions>,
+}
 
 #[vtable]
 impl MiscDevice for P2pFile {
-    type Ptr = KBox<Self>;
+    type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        Ok(KBox::new(P2pFile, GFP_KERNEL)?)
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(P2pFile {
+                regions <- new_mutex!(Regions::default()),
+            }),
+            GFP_KERNEL,
+        )
     }
 
-    fn ioctl(_me: &P2pFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        let staged = match cmd {
-            RGUP_SAMPLE_P2P_COPY => false,
-            RGUP_SAMPLE_P2P_STAGE => true,
-            _ => return Err(ENOTTY),
-        };
-        let user = UserSlice::new(UserPtr::from_addr(arg), size_of::<CopyArgs>());
-        let (mut reader, mut writer) = user.reader_writer();
-        let mut args: CopyArgs = reader.read()?;
-        let len = usize::try_from(args.len).map_err(|_| EINVAL)?;
-        let max = if staged {
-            regs::BUFFER_SIZE / 2
-        } else {
-            regs::BUFFER_SIZE
-        };
-        if len == 0 || len > max {
-            return Err(EINVAL);
+    fn ioctl(me: Pin<&P2pFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            RGUP_SAMPLE_P2P_COPY => copy(arg, false),
+            RGUP_SAMPLE_P2P_STAGE => copy(arg, true),
+            RGUP_SAMPLE_P2P_REGISTER => register(&me.regions, arg),
+            RGUP_SAMPLE_P2P_XFER => xfer(&me.regions, arg),
+            RGUP_SAMPLE_P2P_UNREGISTER => unregister(&me.regions, arg),
+            RGUP_SAMPLE_P2P_STALE_WRITE => stale_write(&me.regions),
+            _ => Err(ENOTTY),
         }
-        let edu = EDU.lock();
-        let edu = edu.as_ref().ok_or(ENODEV)?;
-        // SAFETY: Valid while stored in `EDU`, whose lock we hold (type invariant of `Edu`).
-        let (pdev, regs) = unsafe { (&*edu.pdev, &*edu.regs) };
-        let dev: &kernel::device::Device<Bound> = pdev.as_ref();
-        let src = DmaOnlySgt::from_user(dev, addr(args.src)?, len, DataDirection::ToDevice)?;
-        let dst = DmaOnlySgt::from_user(dev, addr(args.dst)?, len, DataDirection::FromDevice)?;
-        (args.src_kind, args.src_dma) = first(&src);
-        if staged {
-            let stage = DmaOnlySgt::from_p2pmem(dev, len, DataDirection::Bidirectional)?;
-            let other_half = (regs::BUFFER_SIZE / 2) as u64;
-            run(regs, src.segments(), false, 0)?;
-            run(regs, stage.segments(), true, 0)?;
-            run(regs, stage.segments(), false, other_half)?;
-            run(regs, dst.segments(), true, other_half)?;
-            (args.dst_kind, args.dst_dma) = first(&stage);
-        } else {
-            run(regs, src.segments(), false, 0)?;
-            run(regs, dst.segments(), true, 0)?;
-            (args.dst_kind, args.dst_dma) = first(&dst);
-        }
-        writer.write(&args)?;
-        Ok(0)
     }
 }
 
 fn addr(user: u64) -> Result<usize> {
     usize::try_from(user).map_err(|_| EINVAL)
+}
+
+/// `COPY` and `STAGE`: user memory mapped for one call.
+fn copy(arg: usize, staged: bool) -> Result<isize> {
+    let user = UserSlice::new(UserPtr::from_addr(arg), size_of::<CopyArgs>());
+    let (mut reader, mut writer) = user.reader_writer();
+    let mut args: CopyArgs = reader.read()?;
+    let len = usize::try_from(args.len).map_err(|_| EINVAL)?;
+    let max = if staged {
+        regs::BUFFER_SIZE / 2
+    } else {
+        regs::BUFFER_SIZE
+    };
+    if len == 0 || len > max {
+        return Err(EINVAL);
+    }
+    let edu = bound_edu()?;
+    edu.dev.with(|dev| -> Result {
+        let src = DmaOnlySgt::from_user(dev, addr(args.src)?, len, DataDirection::ToDevice)?;
+        let dst = DmaOnlySgt::from_user(dev, addr(args.dst)?, len, DataDirection::FromDevice)?;
+        (args.src_kind, args.src_dma) = first(&src);
+        // The lists are dropped (unmapped) after `run`, which returns with the engine idle.
+        if staged {
+            let stage = DmaOnlySgt::from_p2pmem(dev, len, DataDirection::Bidirectional)?;
+            let other_half = (regs::BUFFER_SIZE / 2) as u64;
+            run_list(&edu, src.segments(), 0, false)?;
+            run_list(&edu, stage.segments(), 0, true)?;
+            run_list(&edu, stage.segments(), other_half, false)?;
+            run_list(&edu, dst.segments(), other_half, true)?;
+            (args.dst_kind, args.dst_dma) = first(&stage);
+        } else {
+            run_list(&edu, src.segments(), 0, false)?;
+            run_list(&edu, dst.segments(), 0, true)?;
+            (args.dst_kind, args.dst_dma) = first(&dst);
+        }
+        Ok(())
+    })??;
+    writer.write(&args)?;
+    Ok(0)
+}
+
+/// Runs the engine over a whole P2P list.
+fn run_list(edu: &Edu, segments: &[P2pSegment], offset: u64, to_ram: bool) -> Result {
+    let mut offset = offset;
+    for seg in segments {
+        edu.transfer(seg.dma_address(), offset, seg.len(), to_ram)?;
+        offset += seg.len() as u64;
+    }
+    Ok(())
 }
 
 /// The uAPI kind and the DMA address of a list's first segment.
@@ -366,34 +473,121 @@ fn first(sgt: &DmaOnlySgt<'_>) -> (u32, u64) {
     }
 }
 
-/// Runs the engine once per segment: into the buffer from `base` on (`to_ram` false), or out
-/// of it.
-fn run(bar: &EduRegs, segments: &[P2pSegment], to_ram: bool, base: u64) -> Result {
-    let mut offset = base;
-    for seg in segments {
-        let (src, dst, cmd) = if to_ram {
-            (
-                regs::BUFFER + offset,
-                seg.dma_address(),
-                regs::CMD_RUN | regs::CMD_TO_RAM,
-            )
-        } else {
-            (seg.dma_address(), regs::BUFFER + offset, regs::CMD_RUN)
-        };
-        bar.write64(src, regs::DMA_SRC);
-        bar.write64(dst, regs::DMA_DST);
-        bar.write64(seg.len() as u64, regs::DMA_COUNT);
-        bar.write64(cmd, regs::DMA_CMD);
-        // The engine takes about 100 ms of virtual time per transfer.
-        let mut waited = 0;
-        while bar.read64(regs::DMA_CMD) & regs::CMD_RUN != 0 {
-            if waited >= 5000 {
-                return Err(ETIMEDOUT);
-            }
-            fsleep(Delta::from_millis(10));
-            waited += 10;
-        }
-        offset += seg.len() as u64;
+/// `REGISTER`: pins and maps a region once, for the engine to use from later calls.
+fn register(regions: &Mutex<Regions>, arg: usize) -> Result<isize> {
+    let user = UserSlice::new(UserPtr::from_addr(arg), size_of::<RegionArgs>());
+    let (mut reader, mut writer) = user.reader_writer();
+    let mut args: RegionArgs = reader.read()?;
+    let (access, dir) = if args.write != 0 {
+        (Access::Write, DataDirection::Bidirectional)
+    } else {
+        (Access::Read, DataDirection::ToDevice)
+    };
+    let edu = bound_edu()?;
+    let pinned = PinRequest::new(addr(args.addr)?, addr(args.len)?, access).pin()?;
+    let region = edu
+        .dev
+        .with(|dev| pinned.into_dma_region(dev, dir, EngineIdle(edu.clone())))??;
+    {
+        let segments = region.segments()?;
+        args.first_dma = segments.first().map_or(0, |s| s.addr);
+        args.segments = u32::try_from(segments.len()).unwrap_or(u32::MAX);
     }
-    Ok(())
+    args.iova = region.is_iova_contiguous().into();
+    let mut regions = regions.lock();
+    let slot = match regions.slots.iter().position(Option::is_none) {
+        Some(slot) => slot,
+        None if regions.slots.len() < MAX_REGIONS => {
+            regions.slots.push(None, GFP_KERNEL)?;
+            regions.slots.len() - 1
+        }
+        None => return Err(ENOSPC),
+    };
+    args.handle = slot as u32;
+    writer.write(&args)?;
+    regions.slots[slot] = Some(Region { edu, region });
+    Ok(0)
+}
+
+/// `XFER`: the engine moves bytes between a registered region and its buffer.
+fn xfer(regions: &Mutex<Regions>, arg: usize) -> Result<isize> {
+    let args: XferArgs = UserSlice::new(UserPtr::from_addr(arg), size_of::<XferArgs>())
+        .reader()
+        .read()?;
+    let (offset, len, buffer_offset) = (
+        addr(args.offset)?,
+        addr(args.len)?,
+        addr(args.buffer_offset)?,
+    );
+    if len == 0
+        || buffer_offset
+            .checked_add(len)
+            .is_none_or(|end| end > regs::BUFFER_SIZE)
+    {
+        return Err(EINVAL);
+    }
+    let regions = regions.lock();
+    let r = regions
+        .slots
+        .get(args.handle as usize)
+        .and_then(Option::as_ref)
+        .ok_or(ENOENT)?;
+    if offset
+        .checked_add(len)
+        .is_none_or(|end| end > r.region.pages().len())
+    {
+        return Err(EINVAL);
+    }
+    let to_ram = args.to_device == 0;
+    if to_ram && r.region.pages().access() != Access::Write {
+        return Err(EPERM);
+    }
+    // With the bound device, the segments need no RCU guard across the engine's sleeps; the
+    // region's offset 0 is its first segment's first byte.
+    r.edu.dev.with(|dev| {
+        let segments = r.region.segments_bound(dev)?;
+        r.edu
+            .run(segments, offset, len, buffer_offset as u64, to_ram)
+    })??;
+    if to_ram {
+        r.region.pages().mark_dirty_range(offset, len)?;
+    }
+    Ok(0)
+}
+
+/// `UNREGISTER`: quiesces, unmaps and unpins a region.
+fn unregister(regions: &Mutex<Regions>, arg: usize) -> Result<isize> {
+    let handle: u32 = UserSlice::new(UserPtr::from_addr(arg), size_of::<u32>())
+        .reader()
+        .read()?;
+    let region = {
+        let mut regions = regions.lock();
+        let region = regions
+            .slots
+            .get_mut(handle as usize)
+            .and_then(Option::take)
+            .ok_or(ENOENT)?;
+        regions.stale = region
+            .region
+            .segments()
+            .ok()
+            .and_then(|s| s.first().map(|s| s.addr));
+        region
+    };
+    // Outside the lock: dropping waits for the engine.
+    drop(region);
+    Ok(0)
+}
+
+/// `STALE_WRITE`: behind a translating IOMMU only, the engine writes its buffer to the first
+/// DMA address of the region last unregistered: the IOMMU must block it.
+fn stale_write(regions: &Mutex<Regions>) -> Result<isize> {
+    let stale = regions.lock().stale.ok_or(ENOENT)?;
+    let edu = bound_edu()?;
+    if !edu.dev.with(rgup::dma::is_translated)? {
+        // Without an IOMMU the write would reach whatever the page holds now.
+        return Err(EOPNOTSUPP);
+    }
+    edu.transfer(stale, 0, 64, true)?;
+    Ok(0)
 }

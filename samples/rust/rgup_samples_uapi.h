@@ -51,4 +51,36 @@ struct rgup_sample_p2p_copy {
 #define RGUP_SAMPLE_P2P_COPY _IOWR('r', 0x20, struct rgup_sample_p2p_copy)
 #define RGUP_SAMPLE_P2P_STAGE _IOWR('r', 0x21, struct rgup_sample_p2p_copy)
 
+/*
+ * Registered regions (rgup::dma::DmaRegion): pinned and mapped once, kept in
+ * the open file, used by the engine from later calls. At most 16 per file
+ * (ENOSPC). After edu is unbound every call answers ENODEV; UNREGISTER and
+ * close still release the pins.
+ */
+struct rgup_sample_p2p_region {
+	__u64 addr, len;	/* in */
+	__u32 write;		/* in: the device may write the region */
+	__u32 handle;		/* out: names it in XFER and UNREGISTER */
+	__u64 first_dma;	/* out: the DMA address of its first segment */
+	__u32 segments;		/* out: its DMA segments */
+	__u32 iova;		/* out: 1 if one IOVA-contiguous range (behind an IOMMU) */
+};
+
+struct rgup_sample_p2p_xfer {
+	__u32 handle;
+	__u32 to_device;	/* 1: region -> edu's buffer; 0: buffer -> region */
+	__u64 offset, len;	/* bytes of the region; len <= RGUP_SAMPLE_P2P_MAX_LEN */
+	__u64 buffer_offset;	/* in edu's buffer; buffer_offset + len <= MAX_LEN */
+};
+
+#define RGUP_SAMPLE_P2P_REGISTER _IOWR('r', 0x22, struct rgup_sample_p2p_region)
+#define RGUP_SAMPLE_P2P_XFER _IOW('r', 0x23, struct rgup_sample_p2p_xfer)
+#define RGUP_SAMPLE_P2P_UNREGISTER _IOW('r', 0x24, __u32)
+/*
+ * Behind a translating IOMMU only (EOPNOTSUPP otherwise): edu writes 64 bytes
+ * of its buffer to the first DMA address of the region this file unregistered
+ * last, which the IOMMU must block.
+ */
+#define RGUP_SAMPLE_P2P_STALE_WRITE _IO('r', 0x25)
+
 #endif /* RGUP_SAMPLES_UAPI_H */

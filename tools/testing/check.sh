@@ -120,9 +120,9 @@ if [ "$built" = 1 ]; then
 	vm_rc=$?
 	tail -n 5 "$out/vm.out" >&2
 fi
-# Two short boots with the P2P topology (PCIe switch, NVMe CMB, edu): edu
+# Three short boots with the P2P topology (PCIe switch, NVMe CMB, edu): edu
 # behind the NVMe's switch (bus-address DMA end to end), then on another
-# root port (unreachable: EREMOTEIO).
+# root port (unreachable: EREMOTEIO), then the switch behind an IOMMU.
 if [ "$built" = 1 ]; then
 	rgup_stage "check: P2P DMA in QEMU (switch)"
 	"$here/vm/run.sh" --p2p --out "$out" --log "$out/console-p2p.log" --timeout "$p2p_timeout" -- \
@@ -132,6 +132,13 @@ if [ "$built" = 1 ]; then
 	"$here/vm/run.sh" --p2p-split --out "$out" --log "$out/console-p2p-split.log" \
 		--timeout "$p2p_timeout" -- \
 		"$tree/tools/testing/vm/guest-p2p.sh" "$out" split > "$out/vm-p2p-split.out" 2>&1 ||
+		vm_rc=${vm_rc/#0/p2p}
+	# The same switch behind QEMU's intel-iommu (strict): registered regions
+	# as one IOVA range each, a stale IOVA blocked, unbind while registered.
+	rgup_stage "check: DMA behind an IOMMU in QEMU (intel-iommu, strict)"
+	"$here/vm/run.sh" --p2p --iommu --out "$out" --log "$out/console-p2p-iommu.log" \
+		--timeout "$p2p_timeout" -- \
+		"$tree/tools/testing/vm/guest-p2p.sh" "$out" iommu > "$out/vm-p2p-iommu.out" 2>&1 ||
 		vm_rc=${vm_rc/#0/p2p}
 fi
 

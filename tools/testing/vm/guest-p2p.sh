@@ -1,25 +1,34 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Inside a VM booted with run.sh --p2p (or --p2p-split): the P2P topology
-# checks, then rgup::p2p end to end through the edu sample driver.
+# Inside a VM booted with run.sh --p2p (or --p2p-split, or --p2p --iommu):
+# the P2P topology checks, then rgup::p2p and registered rgup::dma regions end
+# to end through the edu sample driver.
 #
-#   guest-p2p.sh OUTDIR [split]
+#   guest-p2p.sh OUTDIR [split|iommu]
+#
+# In the iommu boot only the registered regions (IOVAs, a stale IOVA blocked)
+# and the known QEMU limit for P2P behind the vIOMMU run.
 #
 # Writes p2p-topology.tap and rgup_fault_inject-p2p.tap (switch boot only),
 # rgup_p2p_test[-split].tap and p2p-guest[-split].tap (module loads, nothing
 # held afterwards) into OUTDIR.
 
 set -u
-out=${1:?usage: guest-p2p.sh OUTDIR [split]}
-split=${2:-}
+out=${1:?usage: guest-p2p.sh OUTDIR [split|iommu]}
+mode=${2:-}
+split= iommu=
+case $mode in
+split) split=1 ;;
+iommu) iommu=1 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
-sfx=${split:+-split}
+sfx=${mode:+-$mode}
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 . "$here/guest-env.sh"
-[ -n "$split" ] || "$here/guest-p2p-topology.sh" "$out/p2p-topology.tap"
+[ -n "$mode" ] || "$here/guest-p2p-topology.sh" "$out/p2p-topology.tap"
 
 n=0 lines=()
 result() { # result ok|not-ok DESCRIPTION
@@ -38,11 +47,22 @@ if [ -c /dev/rgup_sample_p2p ] && dmesg | grep -q "rgup_sample_p2p.*edu .* bound
 else
 	result not-ok "the sample did not bind QEMU's edu"
 fi
-(cd "$root/tools/testing/selftests/rgup" && RGUP_P2P_SPLIT=$split timeout 300 ./rgup_p2p_test) \
+if [ -n "$iommu" ]; then
+	filter=(-f region -t behind_iommu_bus_address_dma_is_blocked)
+	if [ -d /sys/class/iommu/dmar0 ] && grep -q . /sys/kernel/iommu_groups/*/type 2>/dev/null; then
+		result ok "intel-iommu up: DMAR present, IOMMU groups"
+	else
+		result not-ok "booted with --iommu but no DMAR/IOMMU groups"
+	fi
+else
+	filter=(-T behind_iommu_bus_address_dma_is_blocked)
+fi
+(cd "$root/tools/testing/selftests/rgup" &&
+	RGUP_P2P_SPLIT=$split RGUP_P2P_IOMMU=$iommu timeout 300 ./rgup_p2p_test "${filter[@]}") \
 	> "$out/rgup_p2p_test$sfx.tap" 2>&1
 # The fault-injection sweep of the P2P paths (it skips on a kernel without
 # fault injection); in the switch boot, where both of them can succeed.
-[ -n "$split" ] ||
+[ -n "$mode" ] ||
 	(cd "$root/tools/testing/selftests/rgup" && timeout 1200 ./rgup_fault_inject rgup_sample_p2p) \
 		> "$out/rgup_fault_inject-p2p.tap" 2>&1
 held=$(grep -E '^p2p_(lists|segments): ' /sys/kernel/debug/rgup/stats | grep -v ': 0$')
