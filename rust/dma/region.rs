@@ -463,7 +463,7 @@ pub fn is_translated(dev: &Device<Bound>) -> bool {
 ///
 /// # Invariants
 ///
-/// `slot` holds the device for as long as it is bound: the [`Unbinder`] registered with the
+/// `slot` holds the device for as long as it is bound: the `Unbinder` registered with the
 /// device's devres in [`BoundDevice::new`] empties it during the unbind, under the lock.
 #[derive(Clone)]
 pub struct BoundDevice {

@@ -39,7 +39,14 @@ def main():
     with open(src) as f:
         doc = json.load(f)
     gen = Generator(doc)
-    gen.module(doc['index'][str(doc['root'])], ['rgup'])
+    root = doc['index'][str(doc['root'])]
+    # First the public path of every item (re-exports out of private modules
+    # included), then the references, which name traits and types by it.
+    gen.collecting = True
+    gen.module(root, ['rgup'])
+    gen.collecting = False
+    gen.seen_items = set()
+    gen.module(root, ['rgup'])
     os.makedirs(outdir, exist_ok=True)
     with open(os.path.join(outdir, 'rgup_export_check.rs'), 'w') as f:
         f.write(gen.crate())
@@ -64,6 +71,7 @@ def lifetimes_only(generics):
 # it knows one that meets the bound: what a driver does with them.
 INSTANCES = {
     'rgup::mirror::MirrorOps': 'ExportCheckOps',
+    'rgup::dma::Quiesce': 'ExportCheckQuiesce',
 }
 
 INSTANCE_TYPES = '''
@@ -78,6 +86,13 @@ impl rgup::mirror::MirrorOps for ExportCheckOps {
         inv.done()
     }
 }
+
+/// A quiesce step for `DmaRegion<Q>`.
+struct ExportCheckQuiesce;
+
+impl rgup::dma::Quiesce for ExportCheckQuiesce {
+    fn quiesce(&self, _segments: &[rgup::dma::DmaSegment]) {}
+}
 '''
 
 
@@ -89,6 +104,9 @@ class Generator:
         self.skipped = []
         self.seen = set()
         self.functions = self.methods = self.types = 0
+        self.public_path = {}   # item id -> its public path
+        self.collecting = False
+        self.seen_items = set()
 
     def item(self, id_):
         return self.index.get(str(id_))
@@ -97,6 +115,8 @@ class Generator:
 
     def path_of(self, p):
         summary = self.paths.get(str(p['id'])) if p.get('id') is not None else None
+        if p.get('id') is not None and str(p['id']) in self.public_path:
+            return self.public_path[str(p['id'])] + self.args(p.get('args'))
         if summary and summary['path'][0] == 'core' and summary['path'][-1] in PRELUDE:
             # rustdoc gives the defining path (core::iter::traits::iterator::Iterator),
             # whose modules may be private; the prelude names the item.
@@ -190,6 +210,14 @@ class Generator:
         kind = next(iter(it['inner']))
         inner = it['inner'][kind]
         name = '::'.join(path)
+        if self.collecting:
+            self.public_path.setdefault(str(it['id']), name)
+            if kind == 'module':
+                self.module(it, path)
+            return
+        if (str(it['id']), name) in self.seen_items:
+            return
+        self.seen_items.add((str(it['id']), name))
         if kind == 'module':
             self.module(it, path)
         elif kind == 'function':
