@@ -145,23 +145,103 @@ impl Event {
 /// page table and a handle to program the hardware. Both methods run with that lock held, so they
 /// must not allocate memory with `GFP_KERNEL` (an invalidation may come from reclaim; lockdep
 /// kernels check it) and must not fault on user memory.
+///
+/// The state lives pinned inside the [`Mirror`], so the methods take `self: Pin<&mut Self>`. A
+/// state that holds a kernel [`Mutex`] (or anything else that must not move) reaches its fields
+/// by pin projection (`#[pin_data]`), and an [`Unpin`] state dereferences the pin as it would a
+/// `&mut Self`:
+///
+/// ```
+/// use kernel::{new_mutex, sync::Mutex};
+/// use rgup::mirror::{InstallWindow, Invalidated, Invalidation, Mirror, MirrorOps};
+/// use rgup::pin::Access;
+///
+/// /// A device whose page table is also behind its own lock (shared with, say, its interrupt
+/// /// handler).
+/// #[pin_data]
+/// struct Device {
+///     #[pin]
+///     ptes: Mutex<usize>,
+///     installs: usize,
+/// }
+///
+/// impl MirrorOps for Device {
+///     fn install(self: Pin<&mut Self>, window: &InstallWindow<'_>) {
+///         let this = self.project();
+///         *this.installs += 1;
+///         *this.ptes.lock() += window.translations().count();
+///     }
+///
+///     fn invalidate(self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
+///         *self.ptes.lock() = 0;
+///         inv.done()
+///     }
+/// }
+///
+/// # let len = 4 * kernel::page::PAGE_SIZE;
+/// # let addr = rgup::testing::user_buffer(len)?;
+/// let task = current!();
+/// let mm = task.mm().ok_or(EINVAL)?;
+/// let device = pin_init!(Device { ptes <- new_mutex!(0), installs: 0 });
+/// let mirror = KBox::pin_init(Mirror::new(mm, addr, len, device), GFP_KERNEL)?;
+/// mirror.fault(addr, len, Access::Read)?;
+/// assert_eq!(*mirror.lock().ptes.lock(), 4);
+/// assert_eq!(mirror.lock().installs, 1);
+/// ```
+///
+/// Safe code cannot move the state out of the mirror: neither with a `&mut self` receiver ...
+///
+/// ```compile_fail,E0053
+/// use rgup::mirror::{Invalidated, Invalidation, MirrorOps};
+///
+/// struct Device {
+///     ptes: usize,
+///     _pinned: core::marker::PhantomPinned,
+/// }
+///
+/// impl MirrorOps for Device {
+///     fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+///         let mut moved = Device { ptes: 0, _pinned: core::marker::PhantomPinned };
+///         core::mem::swap(self, &mut moved);
+///         inv.done()
+///     }
+/// }
+/// ```
+///
+/// ... nor through the pin, which gives `&mut Self` only to an [`Unpin`] state:
+///
+/// ```compile_fail,E0596
+/// use rgup::mirror::{Invalidated, Invalidation, MirrorOps};
+///
+/// struct Device {
+///     ptes: usize,
+///     _pinned: core::marker::PhantomPinned,
+/// }
+///
+/// impl MirrorOps for Device {
+///     fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
+///         let mut moved = Device { ptes: 0, _pinned: core::marker::PhantomPinned };
+///         core::mem::swap(&mut *self, &mut moved);
+///         inv.done()
+///     }
+/// }
+/// ```
 pub trait MirrorOps: Send {
     /// New translations, valid until the next [`MirrorOps::invalidate`] covering them: program
     /// the device with them.
     ///
     /// The default does nothing, for drivers that read through the mirror's own table
     /// ([`MirrorGuard::page`]).
-    fn install(&mut self, window: &InstallWindow<'_>) {
+    fn install(self: Pin<&mut Self>, window: &InstallWindow<'_>) {
         let _ = window;
     }
 
-    /// The translations of `inv.start()..inv.end()` are gone from the mirror's table: make the
-    /// device stop using them before returning (zap its page table entries, flush its TLB, undo
-    /// DMA mappings).
+    /// Make the device stop using the translations of `inv.start()..inv.end()` before returning
+    /// (zap its page table entries, flush its TLB, undo DMA mappings).
     ///
     /// When [`Invalidation::may_block`] is false (the OOM reaper), the method must not sleep; it
     /// may then answer [`Invalidation::retry_later`] if it cannot finish without sleeping.
-    fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated;
+    fn invalidate(self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated;
 }
 
 /// An invalidation of part of a [`Mirror`], as seen by [`MirrorOps::invalidate`].
@@ -539,11 +619,11 @@ struct Inner<T> {
 /// }
 ///
 /// impl MirrorOps for Counter {
-///     fn install(&mut self, window: &InstallWindow<'_>) {
+///     fn install(mut self: Pin<&mut Self>, window: &InstallWindow<'_>) {
 ///         self.installed += window.translations().count();
 ///     }
 ///
-///     fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+///     fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
 ///         self.installed = 0;
 ///         inv.done()
 ///     }
@@ -748,6 +828,7 @@ impl<T: MirrorOps> Mirror<T> {
         while chunk < last {
             let chunk_end = last.min(chunk + (FAULT_CHUNK_PAGES << PAGE_SHIFT));
             let installed = self.walk(&mm, &mut pfns, chunk, chunk_end, flags, |inner, pfns| {
+                let inner = inner.project();
                 let mut new = 0;
                 for (i, &hmm_pfn) in pfns.iter().enumerate() {
                     let page = pfn_to_page(hmm_pfn);
@@ -838,7 +919,7 @@ impl<T: MirrorOps> Mirror<T> {
                 }
             };
             let page = kernel::error::from_err_ptr(page)?;
-            let mut guard = self.inner.lock();
+            let guard = self.inner.lock();
             // SAFETY: The notifier is inserted and we hold the lock `set_seq` is called under.
             let stale =
                 unsafe { helpers::rgup_helper_mmu_interval_read_retry(self.notifier(), seq) };
@@ -854,9 +935,7 @@ impl<T: MirrorOps> Mirror<T> {
                     writable: true,
                     exclusive: true,
                 };
-                // SAFETY: `inner` is structurally pinned; nothing is moved out of it.
-                let inner = unsafe { Pin::get_unchecked_mut(guard.as_mut()) };
-                inner.table.store(page_addr, mapped)
+                guard.table.store(page_addr, mapped)
             };
             drop(guard);
             // SAFETY: Returns what `make_device_exclusive()` gave us; only now may the CPU revoke
@@ -906,7 +985,7 @@ impl<T: MirrorOps> Mirror<T> {
         start: usize,
         end: usize,
         flags: u64,
-        mut commit: impl FnMut(&mut Inner<T>, &[u64]) -> Result<R>,
+        mut commit: impl FnMut(Pin<&mut Inner<T>>, &[u64]) -> Result<R>,
     ) -> Result<R> {
         let npages = (end - start) >> PAGE_SHIFT;
         pfns.clear();
@@ -932,10 +1011,7 @@ impl<T: MirrorOps> Mirror<T> {
             // SAFETY: The notifier is inserted; we hold the lock the invalidate callback takes
             // before `mmu_interval_set_seq()`.
             if !unsafe { helpers::rgup_helper_mmu_interval_read_retry(self.notifier(), seq) } {
-                // SAFETY: `guard` locks `inner`, which is structurally pinned in `self`; nothing
-                // is moved out of it.
-                let inner = unsafe { Pin::get_unchecked_mut(guard.as_mut()) };
-                return commit(inner, pfns);
+                return commit(guard.as_mut(), pfns);
             }
             drop(guard);
             self.counters.retries.add(1, Relaxed);
@@ -986,19 +1062,18 @@ impl<T: MirrorOps> Mirror<T> {
         if start >= end {
             return true;
         }
-        // SAFETY: `inner` is structurally pinned; nothing is moved out of it.
-        let inner = unsafe { Pin::get_unchecked_mut(guard.as_mut()) };
-        this.invalidate_locked(inner, start, end, event, blockable)
+        this.invalidate_locked(guard.as_mut(), start, end, event, blockable)
     }
 
     fn invalidate_locked(
         &self,
-        inner: &mut Inner<T>,
+        inner: Pin<&mut Inner<T>>,
         start: usize,
         end: usize,
         event: Event,
         blockable: bool,
     ) -> bool {
+        let inner = inner.project();
         let erased = inner.table.erase(start, end);
         self.counters.mirrored_pages.fetch_sub(erased, Relaxed);
         stats::GLOBAL.unmirrored(erased);
@@ -1041,11 +1116,10 @@ impl<T: MirrorOps> PinnedDrop for Mirror<T> {
     fn drop(self: Pin<&mut Self>) {
         {
             let mut guard = self.inner.lock();
-            // SAFETY: `inner` is structurally pinned; nothing is moved out of it.
-            let inner = unsafe { Pin::get_unchecked_mut(guard.as_mut()) };
             // The pages are still mapped (the notifier is still inserted): drop the translations
             // the way an invalidation would, so the driver sees one teardown path.
-            let _ = self.invalidate_locked(inner, self.start, self.end, Event::Teardown, true);
+            let _ =
+                self.invalidate_locked(guard.as_mut(), self.start, self.end, Event::Teardown, true);
         }
         // SAFETY: The notifier was inserted by `new` (type invariant) and this is not a callback.
         unsafe { bindings::mmu_interval_notifier_remove(self.notifier()) };
@@ -1060,6 +1134,12 @@ pub struct MirrorGuard<'a, T: MirrorOps> {
 }
 
 impl<T: MirrorOps> MirrorGuard<'_, T> {
+    /// The driver's state, pinned: for a state that is not [`Unpin`] (the guard dereferences
+    /// mutably to an [`Unpin`] one).
+    pub fn as_mut(&mut self) -> Pin<&mut T> {
+        self.guard.as_mut().project().ops
+    }
+
     /// The translation of the page at `addr`, for device memory too; `None` when there is none
     /// (never faulted, or invalidated since).
     pub fn translation(&self, addr: usize) -> Option<Mapped> {
@@ -1091,8 +1171,7 @@ impl<T: MirrorOps> core::ops::Deref for MirrorGuard<'_, T> {
 
 impl<T: MirrorOps + Unpin> core::ops::DerefMut for MirrorGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: `T: Unpin`, and the table is not reachable through the returned reference.
-        &mut unsafe { Pin::get_unchecked_mut(self.guard.as_mut()) }.ops
+        self.as_mut().get_mut()
     }
 }
 
@@ -1209,7 +1288,7 @@ mod tests {
     struct Nothing;
 
     impl MirrorOps for Nothing {
-        fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+        fn invalidate(self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
             inv.done()
         }
     }

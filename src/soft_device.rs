@@ -42,7 +42,7 @@ impl SoftDevice {
 }
 
 impl MirrorOps for SoftDevice {
-    fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+    fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
         self.invalidations += 1;
         inv.done()
     }
