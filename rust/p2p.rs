@@ -353,8 +353,8 @@ impl<'a> DmaOnlySgt<'a> {
     ///
     /// The range may be backed by PCI peer memory (an `mmap()` of `p2pmem/allocate`), system
     /// RAM, or both. The pages are pinned short-term with `FOLL_PCI_P2PDMA` (and `FOLL_WRITE`
-    /// unless the device only reads), the providers' reachability is checked, then the pages
-    /// are mapped with `dma_map_sgtable()`.
+    /// when the device may write), the providers' reachability is checked, then the pages
+    /// are mapped with `dma_map_sgtable()`. [`DataDirection::None`] is `EINVAL`.
     pub fn from_user(
         dev: &'a Device<Bound>,
         addr: usize,
@@ -368,8 +368,14 @@ impl<'a> DmaOnlySgt<'a> {
         let first = addr & !(PAGE_SIZE - 1);
         let npages = (end - first).div_ceil(PAGE_SIZE);
         let mut pages = KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?;
+        // Whether the device may write the pages (with `DataDirection::None` it does nothing:
+        // the mapping refuses it).
+        let device_writes = matches!(
+            dir,
+            DataDirection::FromDevice | DataDirection::Bidirectional
+        );
         let mut flags = bindings::FOLL_PCI_P2PDMA;
-        if dir != DataDirection::ToDevice {
+        if device_writes {
             flags |= bindings::FOLL_WRITE;
         }
         // SAFETY: `pages` has room for `npages` pointers; no mmap lock is held.
@@ -389,7 +395,7 @@ impl<'a> DmaOnlySgt<'a> {
         // INVARIANT: `pages` holds what was just pinned.
         let mut pin = ShortPin {
             pages,
-            dirty: dir != DataDirection::ToDevice,
+            dirty: device_writes,
             p2p: true, // until checked
         };
         if pin.pages.len() != npages {
@@ -407,7 +413,7 @@ impl<'a> DmaOnlySgt<'a> {
     /// [`P2pError::NoProvider`] when no published P2P memory is reachable from `dev`, and also
     /// when `pci_p2pmem_find()` could not allocate its scratch list (it returns `NULL` for
     /// both, found by the fault-injection sweep); `ENOMEM` when the provider's pool is
-    /// exhausted.
+    /// exhausted; `EINVAL` for [`DataDirection::None`].
     pub fn from_p2pmem(
         dev: &'a Device<Bound>,
         len: usize,

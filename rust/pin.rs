@@ -785,8 +785,8 @@ impl PinnedPages {
         dir: DataDirection,
     ) -> Result<DmaMapping<'a>> {
         match dir {
-            DataDirection::None => return Err(EINVAL),
-            DataDirection::ToDevice => {}
+            // `None` is refused by `DmaMapping::new`, for every mapping.
+            DataDirection::ToDevice | DataDirection::None => {}
             _ if self.access != Access::Write => return Err(EPERM),
             _ => {}
         }
