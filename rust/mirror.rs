@@ -37,7 +37,8 @@
 use crate::{
     helpers,
     pin::Access,
-    stats, //
+    stats,
+    user_page::UserPage, //
 };
 use core::{
     marker::PhantomPinned,
@@ -55,7 +56,6 @@ use kernel::{
         MmWithUser, //
     },
     page::{
-        BorrowedPage,
         PAGE_SHIFT,
         PAGE_SIZE, //
     },
@@ -294,11 +294,17 @@ impl Invalidation<'_> {
 pub struct Invalidated(bool);
 
 /// One translation handed to [`MirrorOps::install`].
+///
+/// # Invariants
+///
+/// `page` is mapped by the process at `addr`, writable by it if `writable`, and stays mapped for
+/// `'w`.
 pub struct Translation<'w> {
     addr: usize,
     hmm_pfn: u64,
     writable: bool,
-    page: BorrowedPage<'w>,
+    page: NonNull<bindings::page>,
+    _window: core::marker::PhantomData<&'w ()>,
 }
 
 impl Translation<'_> {
@@ -322,12 +328,17 @@ impl Translation<'_> {
         ((self.hmm_pfn >> HMM_PFN_ORDER_SHIFT) & 0x1f) as u32
     }
 
-    /// The page, for the CPU to access on the device's behalf, or `None` for device memory
-    /// (PCI peer memory, device-private pages), which the CPU must not touch.
-    pub fn page(&self) -> Option<&BorrowedPage<'_>> {
-        // SAFETY: The page is mapped by the process and cannot go away during the window.
-        let device = unsafe { helpers::rgup_helper_page_is_device(self.page.as_ptr()) };
-        (!device).then_some(&self.page)
+    /// The page, for the CPU to access on the device's behalf (writable if the translation is),
+    /// or `None` for device memory (PCI peer memory, device-private pages), which the CPU must
+    /// not touch.
+    pub fn page(&self) -> Option<UserPage<'_>> {
+        // SAFETY: The page is mapped by the process and cannot go away during the window (type
+        // invariant).
+        if unsafe { helpers::rgup_helper_page_is_device(self.page.as_ptr()) } {
+            return None;
+        }
+        // SAFETY: As above, for the borrow of `self`, writable by the process if `writable`.
+        Some(unsafe { UserPage::from_raw(self.page, self.writable) })
     }
 }
 
@@ -358,13 +369,15 @@ impl<'w> InstallWindow<'w> {
             .enumerate()
             .filter_map(move |(i, &hmm_pfn)| {
                 let page = NonNull::new(pfn_to_page(hmm_pfn))?;
+                // INVARIANT: `hmm_range_fault()` reported the page mapped at that address (with
+                // `HMM_PFN_WRITE` if the CPU may write it), and it stays mapped until an
+                // invalidation, which needs the lock the window holds.
                 Some(Translation {
                     addr: self.start + (i << PAGE_SHIFT),
                     hmm_pfn,
                     writable: writable && hmm_pfn & HMM_PFN_WRITE != 0,
-                    // SAFETY: `hmm_range_fault()` reported the page valid, and it stays mapped (so
-                    // allocated) until an invalidation, which needs the lock the window holds.
-                    page: unsafe { BorrowedPage::from_raw(page) },
+                    page,
+                    _window: core::marker::PhantomData,
                 })
             })
     }
@@ -1146,9 +1159,10 @@ impl<T: MirrorOps> MirrorGuard<'_, T> {
         self.guard.table.lookup(addr)
     }
 
-    /// The page mirrored at `addr` and whether the device may write it, or `None` when there is
-    /// no translation or the page is device memory, which the CPU must not access.
-    pub fn page(&self, addr: usize) -> Option<(BorrowedPage<'_>, bool)> {
+    /// The page mirrored at `addr` (see [`UserPage`]) and whether the device may write it, or
+    /// `None` when there is no translation or the page is device memory, which the CPU must not
+    /// access.
+    pub fn page(&self, addr: usize) -> Option<(UserPage<'_>, bool)> {
         let mapped = self.guard.table.lookup(addr)?;
         let page = NonNull::new(mapped.page())?;
         // SAFETY: The entry is a mapped page (table invariant) that cannot be unmapped while the
@@ -1156,8 +1170,12 @@ impl<T: MirrorOps> MirrorGuard<'_, T> {
         if unsafe { helpers::rgup_helper_page_is_device(page.as_ptr()) } {
             return None;
         }
-        // SAFETY: As above.
-        Some((unsafe { BorrowedPage::from_raw(page) }, mapped.writable))
+        // SAFETY: As above; a writable entry comes from a write fault of a writable mapping
+        // (copy-on-write broken), so the process may write the page.
+        Some((
+            unsafe { UserPage::from_raw(page, mapped.writable) },
+            mapped.writable,
+        ))
     }
 }
 

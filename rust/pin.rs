@@ -28,7 +28,8 @@
 use crate::{
     dma::DmaMapping,
     helpers,
-    stats, //
+    stats,
+    user_page::UserPage, //
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -48,7 +49,6 @@ use kernel::{
         MmapReadGuard, //
     },
     page::{
-        BorrowedPage,
         PAGE_SHIFT,
         PAGE_SIZE, //
     },
@@ -564,7 +564,7 @@ impl Drop for MemlockCharge {
 /// The pages of a user range, pinned long-term.
 ///
 /// Dropping it unpins every page: the pages marked dirty ([`PinnedPages::mark_dirty`],
-/// [`PinnedPages::write_from_user`]) with `unpin_user_pages_dirty_lock()` so that the data the
+/// [`PinnedPages::page_mut`], [`PinnedPages::write_from_user`]) with `unpin_user_pages_dirty_lock()` so that the data the
 /// device wrote reaches the page cache or swap, the others with plain unpins; then the charge is
 /// returned to the mm that was charged.
 ///
@@ -584,10 +584,11 @@ pub struct PinnedPages {
     charge: Option<MemlockCharge>,
 }
 
-// SAFETY: The pages are pinned by this object; unpinning them and reading them through `kmap` may
-// happen from any thread.
+// SAFETY: The pages are pinned by this object; unpinning them and copying them through `kmap`
+// may happen from any thread.
 unsafe impl Send for PinnedPages {}
-// SAFETY: `&PinnedPages` only allows reading the pages, which any thread may do.
+// SAFETY: `&PinnedPages` only allows reading the pages (as `UserPage` does: copies that tolerate
+// concurrent writers) and setting dirty bits atomically; writing the pages needs `&mut`.
 unsafe impl Sync for PinnedPages {}
 
 impl PinnedPages {
@@ -697,17 +698,36 @@ impl PinnedPages {
         self.charge.as_ref().map_or(0, |c| c.pages)
     }
 
-    /// The `i`-th page of the range.
-    pub fn page(&self, i: usize) -> Option<BorrowedPage<'_>> {
+    /// The `i`-th page of the range, for reading (see [`UserPage`]).
+    ///
+    /// The page is read-only even in a write pin: writing through the pin needs it exclusively
+    /// ([`PinnedPages::page_mut`]).
+    pub fn page(&self, i: usize) -> Option<UserPage<'_>> {
         let ptr = NonNull::new(*self.pages.get(i)?)?;
         // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
-        // returned borrow cannot outlive.
-        Some(unsafe { BorrowedPage::from_raw(ptr) })
+        // returned borrow cannot outlive; it is not writable.
+        Some(unsafe { UserPage::from_raw(ptr, false) })
     }
 
-    /// The pages of the range, in order.
-    pub fn pages(&self) -> impl Iterator<Item = BorrowedPage<'_>> + '_ {
+    /// The pages of the range, in order, for reading.
+    pub fn pages(&self) -> impl Iterator<Item = UserPage<'_>> + '_ {
         (0..self.page_count()).filter_map(|i| self.page(i))
+    }
+
+    /// The `i`-th page of a write pin, for writing as the device would: it is marked dirty,
+    /// and the pin is borrowed exclusively, so that rgup's own copies into one pin never race
+    /// with each other. `None` for a read-only pin or past the range.
+    pub fn page_mut(&mut self, i: usize) -> Option<UserPage<'_>> {
+        if self.access != Access::Write {
+            return None;
+        }
+        let ptr = NonNull::new(*self.pages.get(i)?)?;
+        // INVARIANT: A bit of a write pin.
+        self.dirty.set_bit(i);
+        // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
+        // returned borrow cannot outlive, with `FOLL_WRITE` (the pin is `Access::Write`):
+        // copy-on-write was broken, the process may write it.
+        Some(unsafe { UserPage::from_raw(ptr, true) })
     }
 
     /// The physically contiguous runs of pages, in order, as `(first page index, pages)`.
@@ -808,6 +828,9 @@ impl PinnedPages {
 
     /// Copies `len` bytes at `offset` of the range from the pinned pages to user space, that is,
     /// what the device would read.
+    ///
+    /// The pages are copied as [`UserPage::read`] does: the process or a device writing them at
+    /// the same time leaves unspecified bytes in the copy, never undefined behaviour.
     pub fn read_to_user(&self, offset: usize, len: usize, out: &mut UserSliceWriter) -> Result {
         self.page_indices(offset, len)?;
         let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
@@ -817,8 +840,7 @@ impl PinnedPages {
             let in_page = pos & (PAGE_SIZE - 1);
             let n = (PAGE_SIZE - in_page).min(end - pos);
             let page = self.page(pos >> PAGE_SHIFT).ok_or(EINVAL)?;
-            // SAFETY: `bounce` has room for `n <= PAGE_SIZE` bytes.
-            unsafe { page.read_raw(bounce.as_mut_ptr(), in_page, n)? };
+            page.read(in_page, &mut bounce[..n])?;
             out.write_slice(&bounce[..n])?;
             pos += n;
         }
@@ -827,22 +849,45 @@ impl PinnedPages {
 
     /// Copies `len` bytes from user space into the pinned pages at `offset` of the range, as a
     /// device write would, and marks those pages dirty. Fails with `EPERM` for a read-only pin.
+    ///
+    /// The pin is borrowed exclusively: two threads sharing it cannot write its pages at the same
+    /// time, nor read them while one writes.
+    ///
+    /// ```compile_fail,E0596
+    /// fn device_write(
+    ///     pinned: &rgup::pin::PinnedPages,
+    ///     from: &mut kernel::uaccess::UserSliceReader,
+    /// ) -> Result {
+    ///     pinned.write_from_user(0, 1, from) // `&PinnedPages` may be shared between threads
+    /// }
+    /// ```
+    ///
+    /// Nor is there a way around it through the pages, which are copied only as [`UserPage`]
+    /// does:
+    ///
+    /// ```compile_fail,E0599
+    /// fn device_write(pinned: &rgup::pin::PinnedPages, byte: &u8) -> Result {
+    ///     let page = pinned.page(0).ok_or(EINVAL)?;
+    ///     // SAFETY: Nobody can promise that no other thread accesses the page.
+    ///     unsafe { page.write_raw(byte, 0, 1) }
+    /// }
+    /// ```
     pub fn write_from_user(
-        &self,
+        &mut self,
         offset: usize,
         len: usize,
         input: &mut UserSliceReader,
     ) -> Result {
         self.mark_dirty_range(offset, len)?;
+        let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         let mut pos = self.offset + offset;
         let end = pos + len;
         while pos < end {
             let in_page = pos & (PAGE_SIZE - 1);
             let n = (PAGE_SIZE - in_page).min(end - pos);
-            let page = self.page(pos >> PAGE_SHIFT).ok_or(EINVAL)?;
-            // SAFETY: The page is pinned writable and no Rust reference to its contents exists;
-            // concurrent CPU access from user space is allowed by the DMA model.
-            unsafe { page.copy_from_user_slice_raw(input, in_page, n)? };
+            input.read_slice(&mut bounce[..n])?;
+            let page = self.page_mut(pos >> PAGE_SHIFT).ok_or(EINVAL)?;
+            page.write(in_page, &bounce[..n])?;
             pos += n;
         }
         Ok(())

@@ -280,9 +280,8 @@ fn device_read(mirror: &Mirror<Device>, args: &ReadArgs) -> Result<u64> {
                 );
                 match (dev.ptes[dev.index(at)], dev.page(at)) {
                     (pte, Some((page, _))) if pte != 0 => {
-                        // SAFETY: `n` bytes fit in `buf` and in the page from `offset`; the page
-                        // stays mapped while `dev` (the mirror's lock) is held.
-                        unsafe { page.read_raw(buf[done..].as_mut_ptr(), offset, n)? };
+                        // The page stays mapped while `dev` (the mirror's lock) is held.
+                        page.read(offset, &mut buf[done..done + n])?;
                         done += n;
                     }
                     _ => {
