@@ -537,9 +537,7 @@ impl Table {
                 bindings::GFP_ATOMIC | bindings::__GFP_NOWARN | GFP_ACCOUNT,
             )
         };
-        if is_xa_err(old) {
-            return Err(ENOMEM);
-        }
+        xa_result(old)?;
         let was_writable = Mapped::decode(old).is_some_and(|m| m.writable);
         let w = self.writable.get() + u64::from(mapped.writable) - u64::from(was_writable);
         self.writable.set(w);
@@ -597,10 +595,10 @@ impl PinnedDrop for Table {
 // `XA_PRESENT` of include/linux/xarray.h: any entry.
 const XA_PRESENT: bindings::xa_mark_t = 8;
 
-fn is_xa_err(entry: *mut c_void) -> bool {
-    // xa_is_err(): internal entries (low bits 0b10) above -MAX_ERRNO.
-    let v = entry as usize;
-    v & 3 == 2 && v > (-4094isize) as usize
+/// The error an xarray operation returned in place of an entry (`xa_err()`), if any.
+fn xa_result(entry: *mut c_void) -> Result {
+    // SAFETY: `xa_err()` only looks at the value of the pointer.
+    to_result(unsafe { bindings::xa_err(entry) })
 }
 
 /// The driver's state and the mirror's table, behind the mirror's lock.
@@ -1300,6 +1298,30 @@ mod tests {
             assert!(matches!(r, Err(e) if e == EINVAL));
         }
         Ok(())
+    }
+
+    /// `xa_mk_internal()` of include/linux/xarray.h.
+    fn xa_mk_internal(v: isize) -> *mut c_void {
+        ((v << 2) | 2) as usize as *mut c_void
+    }
+
+    #[test]
+    fn xarray_errors_are_the_kernels() {
+        // Every errno the kernel can encode, up to `MAX_ERRNO`.
+        for errno in [1, 12, 1023, 1024, 4095] {
+            let entry = xa_mk_internal(-(errno as isize));
+            assert_eq!(xa_result(entry), Err(Error::from_errno(-errno)));
+        }
+        // NULL, a value entry, the retry and zero entries, a node: not errors.
+        for entry in [
+            0,
+            0x1235,
+            256 << 2 | 2,
+            257 << 2 | 2,
+            0xffff_8880_0000_1002usize,
+        ] {
+            assert_eq!(xa_result(entry as *mut c_void), Ok(()));
+        }
     }
 
     /// A driver with nothing to program.
