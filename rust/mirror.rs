@@ -841,7 +841,7 @@ impl<T: MirrorOps> Mirror<T> {
             let installed = self.walk(&mm, &mut pfns, chunk, chunk_end, flags, |inner, pfns| {
                 let inner = inner.project();
                 let mut new = 0;
-                for (i, &hmm_pfn) in pfns.iter().enumerate() {
+                let stored = pfns.iter().enumerate().try_for_each(|(i, &hmm_pfn)| {
                     let page = pfn_to_page(hmm_pfn);
                     if page.is_null() {
                         return Err(EFAULT); // hmm_range_fault() guarantees it never happens
@@ -857,9 +857,13 @@ impl<T: MirrorOps> Mirror<T> {
                         exclusive: false,
                     };
                     new += u64::from(inner.table.store(chunk + (i << PAGE_SHIFT), mapped)?);
-                }
+                    Ok(())
+                });
+                // Also when a store failed part way through the chunk: the entries stored before
+                // it are in the table, and the invalidation that erases them subtracts them.
                 self.counters.mirrored_pages.add(new, Relaxed);
                 stats::GLOBAL.mirrored(new);
+                stored?;
                 let window = InstallWindow {
                     start: chunk,
                     pfns,
