@@ -53,7 +53,8 @@ use kernel::{
     },
     mm::{
         Mm,
-        MmWithUser, //
+        MmWithUser,
+        MmWithUserAsync, //
     },
     page::{
         PAGE_SHIFT,
@@ -778,6 +779,18 @@ impl<T: MirrorOps> Mirror<T> {
         core::ptr::from_ref(self).cast_mut().cast()
     }
 
+    /// An `mm_users` reference for one operation, put with `mmput_async()` (as `ib_umem_odp`
+    /// does): if the process exits meanwhile, this reference may be the last, and `exit_mmap()`
+    /// must not run in the caller's context, under whatever locks it holds (one the driver's
+    /// [`MirrorOps::invalidate`] takes, as `MMU_NOTIFY_RELEASE` calls it) and on its time.
+    /// `EFAULT` once the process exited.
+    fn mm_users(&self) -> Result<ARef<MmWithUserAsync>> {
+        self.mm()
+            .mmget_not_zero()
+            .map(MmWithUser::into_mmput_async)
+            .ok_or(EFAULT)
+    }
+
     fn mm(&self) -> &Mm {
         // SAFETY: By the type invariant the notifier is inserted, so `mm` is set and the notifier
         // holds an `mmgrab()` reference to it for as long as `self` exists.
@@ -830,7 +843,7 @@ impl<T: MirrorOps> Mirror<T> {
             Access::Write => HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
         };
         let writable = access == Access::Write;
-        let mm = self.mm().mmget_not_zero().ok_or(EFAULT)?;
+        let mm = self.mm_users()?;
         let mut pfns = KVec::with_capacity(
             FAULT_CHUNK_PAGES.min((last - first) >> PAGE_SHIFT),
             GFP_KERNEL,
@@ -888,7 +901,7 @@ impl<T: MirrorOps> Mirror<T> {
         }
         let len = out.len().checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
         let (first, last) = self.span(addr, len)?;
-        let mm = self.mm().mmget_not_zero().ok_or(EFAULT)?;
+        let mm = self.mm_users()?;
         let mut pfns = KVec::with_capacity(FAULT_CHUNK_PAGES.min(out.len()), GFP_KERNEL)?;
         let mut chunk = first;
         while chunk < last {
@@ -913,7 +926,7 @@ impl<T: MirrorOps> Mirror<T> {
     /// from the core mm); `EFAULT` after the process exited.
     pub fn make_exclusive(&self, addr: usize, len: usize) -> Result {
         let (first, last) = self.span(addr, len)?;
-        let mm = self.mm().mmget_not_zero().ok_or(EFAULT)?;
+        let mm = self.mm_users()?;
         let began = Instant::<Monotonic>::now();
         let mut page_addr = first;
         while page_addr < last {
@@ -995,7 +1008,7 @@ impl<T: MirrorOps> Mirror<T> {
     /// run `commit` under the lock with the stable result; retry on collisions.
     fn walk<R>(
         &self,
-        _mm: &ARef<MmWithUser>,
+        _mm: &MmWithUserAsync,
         pfns: &mut KVec<u64>,
         start: usize,
         end: usize,
@@ -1326,6 +1339,53 @@ mod tests {
         ] {
             assert_eq!(xa_result(entry as *mut c_void), Ok(()));
         }
+    }
+
+    /// Gives its `mm_users` reference up in its first `install`, so that the fault's own is the
+    /// last; records which task then saw `Event::Release`.
+    struct LastUser {
+        mm: Option<ARef<MmWithUser>>,
+        released_by: Option<usize>,
+    }
+
+    impl MirrorOps for LastUser {
+        fn install(mut self: Pin<&mut Self>, _window: &InstallWindow<'_>) {
+            self.mm = None;
+        }
+
+        fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
+            if inv.event() == Event::Release {
+                self.released_by = Some(kernel::task::Task::current_raw() as usize);
+            }
+            inv.done()
+        }
+    }
+
+    #[test]
+    fn last_mm_reference_is_put_asynchronously() -> Result {
+        let addr = crate::testing::user_buffer(PAGE_SIZE)?;
+        // The only `mm_users` reference of the test's mm is now ours.
+        let mm = crate::testing::detach_mm()?;
+        let ops = LastUser {
+            mm: Some(mm.clone()),
+            released_by: None,
+        };
+        let mirror = KBox::pin_init(Mirror::new(&mm, addr, PAGE_SIZE, ops), GFP_KERNEL)?;
+        drop(mm);
+        mirror.fault(addr, PAGE_SIZE, Access::Read)?;
+        // The fault put the last reference: `exit_mmap()` must not have run in its caller.
+        let me = kernel::task::Task::current_raw() as usize;
+        let mut released_by = None;
+        for _ in 0..500 {
+            released_by = mirror.lock().released_by;
+            if released_by.is_some() {
+                break;
+            }
+            kernel::time::delay::fsleep(Delta::from_millis(10));
+        }
+        assert!(released_by.is_some());
+        assert!(released_by != Some(me));
+        Ok(())
     }
 
     /// A driver with nothing to program.

@@ -9,6 +9,7 @@
 #include <linux/backing-dev.h>
 #include <linux/fs.h>
 #include <linux/hmm.h>
+#include <linux/kthread.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -327,6 +328,16 @@ unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len)
 {
 	return kunit_vm_mmap(test, NULL, 0, len, PROT_READ | PROT_WRITE,
 			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+}
+
+struct mm_struct *rgup_helper_kunit_detach_mm(void)
+{
+	struct mm_struct *mm = current->mm;
+
+	if (!mm || !(current->flags & PF_KTHREAD))
+		return NULL;
+	kthread_unuse_mm(mm);
+	return mm;
 }
 
 int rgup_helper_dma_coerce_mask_and_coherent(struct device *dev, u64 mask)

@@ -158,6 +158,14 @@ struct device;
 /* kunit_vm_mmap() of len bytes of private anonymous read-write memory. */
 unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len);
 
+/*
+ * Detaches the calling KUnit thread from the mm kunit_attach_mm() gave it
+ * (kthread_unuse_mm()) and returns that mm, or NULL if there is none: the
+ * mm_users reference the thread held, which its exit would have dropped, is
+ * the caller's.
+ */
+struct mm_struct *rgup_helper_kunit_detach_mm(void);
+
 /* dma_coerce_mask_and_coherent(): a DMA mask for a device without one (faux). */
 int rgup_helper_dma_coerce_mask_and_coherent(struct device *dev, u64 mask);
 
