@@ -63,6 +63,18 @@ use kernel::{
 /// The largest number of pages one request may pin (16 GiB of 4 KiB pages).
 pub const MAX_PIN_PAGES: usize = 1 << 22;
 
+/// Pages pinned by one `pin_user_pages_fast()` call and unpinned by one
+/// `unpin_user_pages_dirty_lock()` call, with a `cond_resched()` between calls, as `ib_umem_get()`
+/// does: the fast pin walks the page tables of its whole range with interrupts off, and neither
+/// reschedules in its loop.
+pub(crate) const BATCH_PAGES: usize = 512;
+
+/// Lets the scheduler run another task between two batches of [`BATCH_PAGES`].
+pub(crate) fn cond_resched() {
+    // SAFETY: Called in process context with no spinlock held (the callers may sleep).
+    unsafe { helpers::rgup_helper_cond_resched() };
+}
+
 /// What the device does with the pinned memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -568,6 +580,12 @@ impl Drop for MemlockCharge {
 /// device wrote reaches the page cache or swap, the others with plain unpins; then the charge is
 /// returned to the mm that was charged.
 ///
+/// Dropping it may sleep: unpinning pages marked dirty takes their folio locks, and the unpin
+/// yields the CPU every 512 pages. Although a [`PinnedPages`] is [`Send`], drop it only where
+/// sleeping is allowed: not under a spinlock, in interrupt context or in an RCU read-side
+/// critical section (`might_sleep()` reports it with `CONFIG_DEBUG_ATOMIC_SLEEP`, however few
+/// pages it holds). The same holds for every rgup object that owns pins or mappings.
+///
 /// # Invariants
 ///
 /// Each entry of `pages` is a page pinned once by this object with `FOLL_PIN | FOLL_LONGTERM`
@@ -594,8 +612,9 @@ unsafe impl Sync for PinnedPages {}
 impl PinnedPages {
     fn pin_fast(&mut self, span: &PageSpan, gup_flags: u32) -> Result<(), PinError> {
         while self.page_count() < span.count {
+            cond_resched();
             let done = self.page_count();
-            let want = (span.count - done).min(i32::MAX as usize);
+            let want = (span.count - done).min(BATCH_PAGES);
             let start = span.first + (done << PAGE_SHIFT);
             let buf = self.pages.spare_capacity_mut();
             // SAFETY: `buf` has room for `want` page pointers (capacity is `span.count`); the
@@ -629,6 +648,8 @@ impl PinnedPages {
         span: &PageSpan,
         gup_flags: u32,
     ) -> Result<(), PinError> {
+        // One call for the rest of the range: `__get_user_pages()` reschedules between pages
+        // itself, and rgup's check and the pin share one mmap lock critical section.
         while self.page_count() < span.count {
             let done = self.page_count();
             let want = span.count - done;
@@ -896,9 +917,14 @@ impl PinnedPages {
 
 impl Drop for PinnedPages {
     fn drop(&mut self) {
+        // `unpin_user_pages_dirty_lock()` takes folio locks.
+        kernel::task::might_sleep();
         let n = self.page_count();
         let mut i = 0;
         while i < n {
+            if i > 0 {
+                cond_resched();
+            }
             let dirty = self.dirty.next_bit(i) == Some(i);
             let run_end = if dirty {
                 self.dirty.next_zero_bit(i)
@@ -906,7 +932,8 @@ impl Drop for PinnedPages {
                 self.dirty.next_bit(i)
             }
             .unwrap_or(n)
-            .min(n);
+            .min(n)
+            .min(i + BATCH_PAGES);
             // SAFETY: By the type invariants entries `i..run_end` are pinned by us, once; they
             // are not used after this.
             unsafe {

@@ -156,6 +156,11 @@ bool rgup_helper_fatal_signal_pending(void)
 	return fatal_signal_pending(current);
 }
 
+void rgup_helper_cond_resched(void)
+{
+	cond_resched();
+}
+
 struct page *rgup_helper_hmm_pfn_to_page(unsigned long hmm_pfn)
 {
 	return hmm_pfn_to_page(hmm_pfn);

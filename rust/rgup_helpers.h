@@ -78,6 +78,9 @@ struct page *rgup_helper_pfn_to_page(unsigned long pfn);
 /* fatal_signal_pending(current) */
 bool rgup_helper_fatal_signal_pending(void);
 
+/* cond_resched() */
+void rgup_helper_cond_resched(void);
+
 /* hmm_pfn_to_page() */
 struct page *rgup_helper_hmm_pfn_to_page(unsigned long hmm_pfn);
 
