@@ -836,6 +836,9 @@ impl<T: MirrorOps> Mirror<T> {
     /// `EBUSY` when invalidations kept colliding for [`FAULT_TIMEOUT_MS`]; `EINTR` on a fatal
     /// signal; `ENOMEM`; and `EINVAL` for a range outside the mirror. Chunks installed before an
     /// error stay installed (they are valid translations).
+    ///
+    /// Sleeps, and takes the mmap read lock of the mirror's mm, then the mirror's lock: calling
+    /// it with either held (a [`MirrorGuard`], an mmap lock guard of that mm) deadlocks.
     pub fn fault(&self, addr: usize, len: usize, access: Access) -> Result {
         let (first, last) = self.span(addr, len)?;
         let flags = match access {
@@ -895,6 +898,8 @@ impl<T: MirrorOps> Mirror<T> {
 
     /// Reports what the CPU maps at each page from `addr` on, one [`PageState`] per entry of
     /// `out`, without faulting anything in. `addr` must be page-aligned.
+    ///
+    /// Takes the same locks as [`Mirror::fault`], with the same rule.
     pub fn snapshot(&self, addr: usize, out: &mut [PageState]) -> Result {
         if addr & (PAGE_SIZE - 1) != 0 {
             return Err(EINVAL);
@@ -924,13 +929,17 @@ impl<T: MirrorOps> Mirror<T> {
     /// exclusive ([`Mapped::exclusive`]); the next CPU access restores the mapping and
     /// invalidates them. Anonymous, writable, non-hugetlb memory only (`EOPNOTSUPP` otherwise,
     /// from the core mm); `EFAULT` after the process exited.
+    ///
+    /// Takes the same locks as [`Mirror::fault`], with the same rule.
     pub fn make_exclusive(&self, addr: usize, len: usize) -> Result {
         let (first, last) = self.span(addr, len)?;
         let mm = self.mm_users()?;
         let began = Instant::<Monotonic>::now();
         let mut page_addr = first;
         while page_addr < last {
-            // SAFETY: The notifier is inserted; we hold no lock the invalidation takes.
+            // SAFETY: The notifier is inserted (type invariant). (It waits for a running
+            // invalidation, which takes the mirror's lock: a caller holding a `MirrorGuard`
+            // deadlocks, as documented, which is no memory-safety matter.)
             let seq = unsafe { bindings::mmu_interval_read_begin(self.notifier()) };
             let mut folio = core::ptr::null_mut();
             let page = {
@@ -983,8 +992,8 @@ impl<T: MirrorOps> Mirror<T> {
                 // write fault, before the next window begins.
                 let mut pfn = 0u64;
                 let mut seq: c_ulong = 0;
-                // SAFETY: As in `walk`: the notifier is inserted, `mm` has users, one pfn for one
-                // page, no mmap lock held.
+                // SAFETY: As in `walk`: the notifier is inserted and covers the page, `mm` has
+                // users, one pfn for one page.
                 to_result(unsafe {
                     helpers::rgup_helper_hmm_range_fault(
                         self.notifier(),
@@ -1022,7 +1031,9 @@ impl<T: MirrorOps> Mirror<T> {
         loop {
             let mut seq: c_ulong = 0;
             // SAFETY: The notifier is inserted (type invariant) and covers `[start, end)`; `_mm`
-            // holds an `mm_users` reference; `pfns` has one entry per page; we hold no mmap lock.
+            // holds an `mm_users` reference; `pfns` has one entry per page. (The helper takes the
+            // mmap read lock: a caller holding it deadlocks, as documented on the public methods;
+            // nothing here relies on it not being held.)
             to_result(unsafe {
                 helpers::rgup_helper_hmm_range_fault(
                     self.notifier(),

@@ -370,6 +370,9 @@ impl<'a> DmaOnlySgt<'a> {
     /// RAM, or both. The pages are pinned short-term with `FOLL_PCI_P2PDMA` (and `FOLL_WRITE`
     /// when the device may write), the providers' reachability is checked, then the pages
     /// are mapped with `dma_map_sgtable()`. [`DataDirection::None`] is `EINVAL`.
+    ///
+    /// Sleeps, and may take the mmap read lock of the current mm: calling it with that lock
+    /// held deadlocks.
     pub fn from_user(
         dev: &'a Device<Bound>,
         addr: usize,
@@ -403,8 +406,9 @@ impl<'a> DmaOnlySgt<'a> {
             cond_resched();
             let done = pin.pages.len();
             let want = (npages - done).min(BATCH_PAGES);
-            // SAFETY: `pin.pages` has room for `npages - done >= want` more pointers; no mmap
-            // lock is held.
+            // SAFETY: `pin.pages` has room for `npages - done >= want` more pointers. (Its slow
+            // path takes the mmap lock: a caller holding it deadlocks, as documented, which is
+            // no memory-safety matter.)
             let got = unsafe {
                 bindings::pin_user_pages_fast(
                     (first + done * PAGE_SIZE) as c_ulong,

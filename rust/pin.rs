@@ -470,6 +470,10 @@ impl PinRequest {
     }
 
     /// Pins the range of the current task.
+    ///
+    /// Sleeps, and takes the mmap read lock of the mm: calling it with that lock held (from a
+    /// driver's `mmap` or page-fault handler, or with a [`MmapReadGuard`]) deadlocks. The same
+    /// holds for [`PinRequest::pin_remote`] and the checks.
     pub fn pin(self) -> Result<PinnedPages, PinError> {
         self.pin_mm(current!().mm().ok_or(PinError::NoMm)?, false)
     }
@@ -617,8 +621,9 @@ impl PinnedPages {
             let want = (span.count - done).min(BATCH_PAGES);
             let start = span.first + (done << PAGE_SHIFT);
             let buf = self.pages.spare_capacity_mut();
-            // SAFETY: `buf` has room for `want` page pointers (capacity is `span.count`); the
-            // caller does not hold the mmap lock, as `pin_user_pages_fast` requires.
+            // SAFETY: `buf` has room for `want` page pointers (capacity is `span.count`). (Its
+            // slow path takes the mmap lock: a caller holding it deadlocks, as documented on
+            // `PinRequest::pin`, which is no memory-safety matter.)
             let ret = unsafe {
                 bindings::pin_user_pages_fast(
                     start,

@@ -64,7 +64,8 @@ bool rgup_helper_mmu_interval_read_retry(struct mmu_interval_notifier *sub,
  * range built here (struct hmm_range is not in the kernel crate's bindings).
  * pfns[] holds (end - start) >> PAGE_SHIFT entries; *seq receives the
  * notifier sequence the result is valid for. The caller holds an mm_users
- * reference and no mmap lock.
+ * reference; the helper takes the mmap read lock (a caller holding it
+ * deadlocks).
  */
 int rgup_helper_hmm_range_fault(struct mmu_interval_notifier *sub,
 				unsigned long start, unsigned long end,
