@@ -16,12 +16,13 @@
 //!    ([`MirrorOps::install`]) in an [`InstallWindow`], the only place a translation exists.
 //!
 //! Invalidations take the same lock (or give up when they may not sleep and the lock is
-//! contended), call `mmu_interval_set_seq()`, drop the translations of the range from the
-//! mirror's own table, mark the pages the device could write dirty, and only then tell the
-//! driver ([`MirrorOps::invalidate`]) to stop using them. The driver cannot forget a step, install
-//! a translation outside the window, or read a page the CPU has unmapped: rgup owns the lock, the
-//! sequence and the authoritative table, and the driver only ever sees translations that are
-//! valid for as long as it can see them.
+//! contended), call `mmu_interval_set_seq()`, tell the driver ([`MirrorOps::invalidate`]) to stop
+//! using the range, and once it has, drop the translations of the range from the mirror's own
+//! table, marking dirty the pages the device could write. A driver that may not sleep and answers
+//! [`Invalidation::retry_later`] keeps using the range, so the table keeps it too. The driver
+//! cannot forget a step, install a translation outside the window, or read a page the CPU has
+//! unmapped: rgup owns the lock, the sequence and the authoritative table, and the driver only
+//! ever sees translations that are valid for as long as it can see them.
 //!
 //! Dirty tracking: a page becomes dirty (`folio_mark_dirty()`, never `lock_page()`) before a
 //! writable translation of it is handed to the driver, and again when such a translation is
@@ -1113,9 +1114,6 @@ impl<T: MirrorOps> Mirror<T> {
         blockable: bool,
     ) -> bool {
         let inner = inner.project();
-        let erased = inner.table.erase(start, end);
-        self.counters.mirrored_pages.fetch_sub(erased, Relaxed);
-        stats::GLOBAL.unmirrored(erased);
         let inv = Invalidation {
             start,
             end,
@@ -1123,7 +1121,17 @@ impl<T: MirrorOps> Mirror<T> {
             blockable,
             _range: core::marker::PhantomData,
         };
-        inner.ops.invalidate(&inv).0
+        if !inner.ops.invalidate(&inv).0 {
+            // `retry_later`: the device still uses the range, so the table keeps it, for
+            // `MirrorGuard` and for the dirty-marking of the invalidation that completes.
+            return false;
+        }
+        // The device stopped using the range: drop it, marking dirty what the device could
+        // write until now.
+        let erased = inner.table.erase(start, end);
+        self.counters.mirrored_pages.fetch_sub(erased, Relaxed);
+        stats::GLOBAL.unmirrored(erased);
+        true
     }
 }
 
@@ -1350,6 +1358,41 @@ mod tests {
         ] {
             assert_eq!(xa_result(entry as *mut c_void), Ok(()));
         }
+    }
+
+    /// Answers `retry_later` whenever it may.
+    struct Busy;
+
+    impl MirrorOps for Busy {
+        fn invalidate(self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
+            inv.retry_later().unwrap_or_else(|| inv.done())
+        }
+    }
+
+    #[test]
+    fn retry_later_keeps_the_translations() -> Result {
+        let len = 2 * PAGE_SIZE;
+        let addr = crate::testing::user_buffer(len)?;
+        let task = current!();
+        let mm = task.mm().ok_or(EINVAL)?;
+        let mirror = KBox::pin_init(Mirror::new(mm, addr, len, Busy), GFP_KERNEL)?;
+        mirror.fault(addr, len, Access::Write)?;
+        assert_eq!(mirror.stats().mirrored_pages, 2);
+        {
+            // A non-blockable invalidation (the OOM reaper's), as the notifier delivers it.
+            let mut guard = mirror.inner.lock();
+            assert!(!mirror.invalidate_locked(
+                guard.as_mut(),
+                addr,
+                addr + len,
+                Event::Clear,
+                false
+            ));
+        }
+        // The device still uses the pages: so does the table, and its dirty tracking.
+        assert_eq!(mirror.stats().mirrored_pages, 2);
+        assert!(mirror.lock().translation(addr).is_some_and(|t| t.writable));
+        Ok(())
     }
 
     /// Gives its `mm_users` reference up in its first `install`, so that the fault's own is the
