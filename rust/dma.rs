@@ -105,6 +105,9 @@ unsafe impl Sync for DmaMapping<'_> {}
 impl<'a> DmaMapping<'a> {
     /// Maps `pages` (`size` bytes starting `offset` bytes into the first page) for `dev`.
     ///
+    /// Every mapping of rgup is made here, and this is where [`DataDirection::None`] is refused
+    /// (`EINVAL`): `dma_map_sgtable()` would hit `BUG_ON(!valid_dma_direction(dir))`.
+    ///
     /// # Safety
     ///
     /// `pages` must be pinned for `'a`.
@@ -115,7 +118,7 @@ impl<'a> DmaMapping<'a> {
         dev: &'a Device<Bound>,
         dir: DataDirection,
     ) -> Result<Self> {
-        if pages.is_empty() {
+        if pages.is_empty() || dir == DataDirection::None {
             return Err(EINVAL);
         }
         // Charged to the caller's memory cgroup, as the pages array: it lives as long as the map.
@@ -139,7 +142,8 @@ impl<'a> DmaMapping<'a> {
                 bindings::GFP_KERNEL_ACCOUNT,
             )
         })?;
-        // SAFETY: `sgt` is a filled table, `raw_dev` a bound device.
+        // SAFETY: `sgt` is a filled table, `raw_dev` a bound device, `dir` a valid direction
+        // (`None` was refused above).
         let ret = unsafe { bindings::dma_map_sgtable(raw_dev, sgt.get(), dir.into(), 0) };
         if ret != 0 {
             // SAFETY: The table was allocated above and is not mapped.
@@ -285,6 +289,20 @@ mod tests {
                 .segment_count(),
             1
         );
+        Ok(())
+    }
+
+    #[test]
+    fn no_direction_is_einval_for_every_mapping() -> Result {
+        let len = 2 * PAGE_SIZE;
+        let addr = user_buffer(len)?;
+        let device = DmaDevice::new()?;
+        let dev = device.dev();
+        // `DataDirection::None` reaching `dma_map_sgtable()` is a `BUG_ON()`.
+        let pinned = PinRequest::new(addr, len, Access::Write).pin()?;
+        assert!(matches!(pinned.dma_map(dev, DataDirection::None), Err(e) if e == EINVAL));
+        let sgt = crate::p2p::DmaOnlySgt::from_user(dev, addr, len, DataDirection::None);
+        assert!(matches!(sgt, Err(e) if e.to_errno() == EINVAL));
         Ok(())
     }
 

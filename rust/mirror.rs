@@ -16,12 +16,13 @@
 //!    ([`MirrorOps::install`]) in an [`InstallWindow`], the only place a translation exists.
 //!
 //! Invalidations take the same lock (or give up when they may not sleep and the lock is
-//! contended), call `mmu_interval_set_seq()`, drop the translations of the range from the
-//! mirror's own table, mark the pages the device could write dirty, and only then tell the
-//! driver ([`MirrorOps::invalidate`]) to stop using them. The driver cannot forget a step, install
-//! a translation outside the window, or read a page the CPU has unmapped: rgup owns the lock, the
-//! sequence and the authoritative table, and the driver only ever sees translations that are
-//! valid for as long as it can see them.
+//! contended), call `mmu_interval_set_seq()`, tell the driver ([`MirrorOps::invalidate`]) to stop
+//! using the range, and once it has, drop the translations of the range from the mirror's own
+//! table, marking dirty the pages the device could write. A driver that may not sleep and answers
+//! [`Invalidation::retry_later`] keeps using the range, so the table keeps it too. The driver
+//! cannot forget a step, install a translation outside the window, or read a page the CPU has
+//! unmapped: rgup owns the lock, the sequence and the authoritative table, and the driver only
+//! ever sees translations that are valid for as long as it can see them.
 //!
 //! Dirty tracking: a page becomes dirty (`folio_mark_dirty()`, never `lock_page()`) before a
 //! writable translation of it is handed to the driver, and again when such a translation is
@@ -37,7 +38,8 @@
 use crate::{
     helpers,
     pin::Access,
-    stats, //
+    stats,
+    user_page::UserPage, //
 };
 use core::{
     marker::PhantomPinned,
@@ -52,10 +54,10 @@ use kernel::{
     },
     mm::{
         Mm,
-        MmWithUser, //
+        MmWithUser,
+        MmWithUserAsync, //
     },
     page::{
-        BorrowedPage,
         PAGE_SHIFT,
         PAGE_SIZE, //
     },
@@ -145,23 +147,103 @@ impl Event {
 /// page table and a handle to program the hardware. Both methods run with that lock held, so they
 /// must not allocate memory with `GFP_KERNEL` (an invalidation may come from reclaim; lockdep
 /// kernels check it) and must not fault on user memory.
+///
+/// The state lives pinned inside the [`Mirror`], so the methods take `self: Pin<&mut Self>`. A
+/// state that holds a kernel [`Mutex`] (or anything else that must not move) reaches its fields
+/// by pin projection (`#[pin_data]`), and an [`Unpin`] state dereferences the pin as it would a
+/// `&mut Self`:
+///
+/// ```
+/// use kernel::{new_mutex, sync::Mutex};
+/// use rgup::mirror::{InstallWindow, Invalidated, Invalidation, Mirror, MirrorOps};
+/// use rgup::pin::Access;
+///
+/// /// A device whose page table is also behind its own lock (shared with, say, its interrupt
+/// /// handler).
+/// #[pin_data]
+/// struct Device {
+///     #[pin]
+///     ptes: Mutex<usize>,
+///     installs: usize,
+/// }
+///
+/// impl MirrorOps for Device {
+///     fn install(self: Pin<&mut Self>, window: &InstallWindow<'_>) {
+///         let this = self.project();
+///         *this.installs += 1;
+///         *this.ptes.lock() += window.translations().count();
+///     }
+///
+///     fn invalidate(self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
+///         *self.ptes.lock() = 0;
+///         inv.done()
+///     }
+/// }
+///
+/// # let len = 4 * kernel::page::PAGE_SIZE;
+/// # let addr = rgup::testing::user_buffer(len)?;
+/// let task = current!();
+/// let mm = task.mm().ok_or(EINVAL)?;
+/// let device = pin_init!(Device { ptes <- new_mutex!(0), installs: 0 });
+/// let mirror = KBox::pin_init(Mirror::new(mm, addr, len, device), GFP_KERNEL)?;
+/// mirror.fault(addr, len, Access::Read)?;
+/// assert_eq!(*mirror.lock().ptes.lock(), 4);
+/// assert_eq!(mirror.lock().installs, 1);
+/// ```
+///
+/// Safe code cannot move the state out of the mirror: neither with a `&mut self` receiver ...
+///
+/// ```compile_fail,E0053
+/// use rgup::mirror::{Invalidated, Invalidation, MirrorOps};
+///
+/// struct Device {
+///     ptes: usize,
+///     _pinned: core::marker::PhantomPinned,
+/// }
+///
+/// impl MirrorOps for Device {
+///     fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+///         let mut moved = Device { ptes: 0, _pinned: core::marker::PhantomPinned };
+///         core::mem::swap(self, &mut moved);
+///         inv.done()
+///     }
+/// }
+/// ```
+///
+/// ... nor through the pin, which gives `&mut Self` only to an [`Unpin`] state:
+///
+/// ```compile_fail,E0596
+/// use rgup::mirror::{Invalidated, Invalidation, MirrorOps};
+///
+/// struct Device {
+///     ptes: usize,
+///     _pinned: core::marker::PhantomPinned,
+/// }
+///
+/// impl MirrorOps for Device {
+///     fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
+///         let mut moved = Device { ptes: 0, _pinned: core::marker::PhantomPinned };
+///         core::mem::swap(&mut *self, &mut moved);
+///         inv.done()
+///     }
+/// }
+/// ```
 pub trait MirrorOps: Send {
     /// New translations, valid until the next [`MirrorOps::invalidate`] covering them: program
     /// the device with them.
     ///
     /// The default does nothing, for drivers that read through the mirror's own table
     /// ([`MirrorGuard::page`]).
-    fn install(&mut self, window: &InstallWindow<'_>) {
+    fn install(self: Pin<&mut Self>, window: &InstallWindow<'_>) {
         let _ = window;
     }
 
-    /// The translations of `inv.start()..inv.end()` are gone from the mirror's table: make the
-    /// device stop using them before returning (zap its page table entries, flush its TLB, undo
-    /// DMA mappings).
+    /// Make the device stop using the translations of `inv.start()..inv.end()` before returning
+    /// (zap its page table entries, flush its TLB, undo DMA mappings).
     ///
     /// When [`Invalidation::may_block`] is false (the OOM reaper), the method must not sleep; it
     /// may then answer [`Invalidation::retry_later`] if it cannot finish without sleeping.
-    fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated;
+    fn invalidate(self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated;
 }
 
 /// An invalidation of part of a [`Mirror`], as seen by [`MirrorOps::invalidate`].
@@ -214,11 +296,17 @@ impl Invalidation<'_> {
 pub struct Invalidated(bool);
 
 /// One translation handed to [`MirrorOps::install`].
+///
+/// # Invariants
+///
+/// `page` is mapped by the process at `addr`, writable by it if `writable`, and stays mapped for
+/// `'w`.
 pub struct Translation<'w> {
     addr: usize,
     hmm_pfn: u64,
     writable: bool,
-    page: BorrowedPage<'w>,
+    page: NonNull<bindings::page>,
+    _window: core::marker::PhantomData<&'w ()>,
 }
 
 impl Translation<'_> {
@@ -242,12 +330,17 @@ impl Translation<'_> {
         ((self.hmm_pfn >> HMM_PFN_ORDER_SHIFT) & 0x1f) as u32
     }
 
-    /// The page, for the CPU to access on the device's behalf, or `None` for device memory
-    /// (PCI peer memory, device-private pages), which the CPU must not touch.
-    pub fn page(&self) -> Option<&BorrowedPage<'_>> {
-        // SAFETY: The page is mapped by the process and cannot go away during the window.
-        let device = unsafe { helpers::rgup_helper_page_is_device(self.page.as_ptr()) };
-        (!device).then_some(&self.page)
+    /// The page, for the CPU to access on the device's behalf (writable if the translation is),
+    /// or `None` for device memory (PCI peer memory, device-private pages), which the CPU must
+    /// not touch.
+    pub fn page(&self) -> Option<UserPage<'_>> {
+        // SAFETY: The page is mapped by the process and cannot go away during the window (type
+        // invariant).
+        if unsafe { helpers::rgup_helper_page_is_device(self.page.as_ptr()) } {
+            return None;
+        }
+        // SAFETY: As above, for the borrow of `self`, writable by the process if `writable`.
+        Some(unsafe { UserPage::from_raw(self.page, self.writable) })
     }
 }
 
@@ -278,13 +371,15 @@ impl<'w> InstallWindow<'w> {
             .enumerate()
             .filter_map(move |(i, &hmm_pfn)| {
                 let page = NonNull::new(pfn_to_page(hmm_pfn))?;
+                // INVARIANT: `hmm_range_fault()` reported the page mapped at that address (with
+                // `HMM_PFN_WRITE` if the CPU may write it), and it stays mapped until an
+                // invalidation, which needs the lock the window holds.
                 Some(Translation {
                     addr: self.start + (i << PAGE_SHIFT),
                     hmm_pfn,
                     writable: writable && hmm_pfn & HMM_PFN_WRITE != 0,
-                    // SAFETY: `hmm_range_fault()` reported the page valid, and it stays mapped (so
-                    // allocated) until an invalidation, which needs the lock the window holds.
-                    page: unsafe { BorrowedPage::from_raw(page) },
+                    page,
+                    _window: core::marker::PhantomData,
                 })
             })
     }
@@ -444,9 +539,7 @@ impl Table {
                 bindings::GFP_ATOMIC | bindings::__GFP_NOWARN | GFP_ACCOUNT,
             )
         };
-        if is_xa_err(old) {
-            return Err(ENOMEM);
-        }
+        xa_result(old)?;
         let was_writable = Mapped::decode(old).is_some_and(|m| m.writable);
         let w = self.writable.get() + u64::from(mapped.writable) - u64::from(was_writable);
         self.writable.set(w);
@@ -504,10 +597,10 @@ impl PinnedDrop for Table {
 // `XA_PRESENT` of include/linux/xarray.h: any entry.
 const XA_PRESENT: bindings::xa_mark_t = 8;
 
-fn is_xa_err(entry: *mut c_void) -> bool {
-    // xa_is_err(): internal entries (low bits 0b10) above -MAX_ERRNO.
-    let v = entry as usize;
-    v & 3 == 2 && v > (-4094isize) as usize
+/// The error an xarray operation returned in place of an entry (`xa_err()`), if any.
+fn xa_result(entry: *mut c_void) -> Result {
+    // SAFETY: `xa_err()` only looks at the value of the pointer.
+    to_result(unsafe { bindings::xa_err(entry) })
 }
 
 /// The driver's state and the mirror's table, behind the mirror's lock.
@@ -539,11 +632,11 @@ struct Inner<T> {
 /// }
 ///
 /// impl MirrorOps for Counter {
-///     fn install(&mut self, window: &InstallWindow<'_>) {
+///     fn install(mut self: Pin<&mut Self>, window: &InstallWindow<'_>) {
 ///         self.installed += window.translations().count();
 ///     }
 ///
-///     fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+///     fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
 ///         self.installed = 0;
 ///         inv.done()
 ///     }
@@ -688,6 +781,18 @@ impl<T: MirrorOps> Mirror<T> {
         core::ptr::from_ref(self).cast_mut().cast()
     }
 
+    /// An `mm_users` reference for one operation, put with `mmput_async()` (as `ib_umem_odp`
+    /// does): if the process exits meanwhile, this reference may be the last, and `exit_mmap()`
+    /// must not run in the caller's context, under whatever locks it holds (one the driver's
+    /// [`MirrorOps::invalidate`] takes, as `MMU_NOTIFY_RELEASE` calls it) and on its time.
+    /// `EFAULT` once the process exited.
+    fn mm_users(&self) -> Result<ARef<MmWithUserAsync>> {
+        self.mm()
+            .mmget_not_zero()
+            .map(MmWithUser::into_mmput_async)
+            .ok_or(EFAULT)
+    }
+
     fn mm(&self) -> &Mm {
         // SAFETY: By the type invariant the notifier is inserted, so `mm` is set and the notifier
         // holds an `mmgrab()` reference to it for as long as `self` exists.
@@ -733,6 +838,9 @@ impl<T: MirrorOps> Mirror<T> {
     /// `EBUSY` when invalidations kept colliding for [`FAULT_TIMEOUT_MS`]; `EINTR` on a fatal
     /// signal; `ENOMEM`; and `EINVAL` for a range outside the mirror. Chunks installed before an
     /// error stay installed (they are valid translations).
+    ///
+    /// Sleeps, and takes the mmap read lock of the mirror's mm, then the mirror's lock: calling
+    /// it with either held (a [`MirrorGuard`], an mmap lock guard of that mm) deadlocks.
     pub fn fault(&self, addr: usize, len: usize, access: Access) -> Result {
         let (first, last) = self.span(addr, len)?;
         let flags = match access {
@@ -740,7 +848,7 @@ impl<T: MirrorOps> Mirror<T> {
             Access::Write => HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
         };
         let writable = access == Access::Write;
-        let mm = self.mm().mmget_not_zero().ok_or(EFAULT)?;
+        let mm = self.mm_users()?;
         let mut pfns = KVec::with_capacity(
             FAULT_CHUNK_PAGES.min((last - first) >> PAGE_SHIFT),
             GFP_KERNEL,
@@ -749,8 +857,9 @@ impl<T: MirrorOps> Mirror<T> {
         while chunk < last {
             let chunk_end = last.min(chunk + (FAULT_CHUNK_PAGES << PAGE_SHIFT));
             let installed = self.walk(&mm, &mut pfns, chunk, chunk_end, flags, |inner, pfns| {
+                let inner = inner.project();
                 let mut new = 0;
-                for (i, &hmm_pfn) in pfns.iter().enumerate() {
+                let stored = pfns.iter().enumerate().try_for_each(|(i, &hmm_pfn)| {
                     let page = pfn_to_page(hmm_pfn);
                     if page.is_null() {
                         return Err(EFAULT); // hmm_range_fault() guarantees it never happens
@@ -766,9 +875,13 @@ impl<T: MirrorOps> Mirror<T> {
                         exclusive: false,
                     };
                     new += u64::from(inner.table.store(chunk + (i << PAGE_SHIFT), mapped)?);
-                }
+                    Ok(())
+                });
+                // Also when a store failed part way through the chunk: the entries stored before
+                // it are in the table, and the invalidation that erases them subtracts them.
                 self.counters.mirrored_pages.add(new, Relaxed);
                 stats::GLOBAL.mirrored(new);
+                stored?;
                 let window = InstallWindow {
                     start: chunk,
                     pfns,
@@ -787,13 +900,15 @@ impl<T: MirrorOps> Mirror<T> {
 
     /// Reports what the CPU maps at each page from `addr` on, one [`PageState`] per entry of
     /// `out`, without faulting anything in. `addr` must be page-aligned.
+    ///
+    /// Takes the same locks as [`Mirror::fault`], with the same rule.
     pub fn snapshot(&self, addr: usize, out: &mut [PageState]) -> Result {
         if addr & (PAGE_SIZE - 1) != 0 {
             return Err(EINVAL);
         }
         let len = out.len().checked_mul(PAGE_SIZE).ok_or(EINVAL)?;
         let (first, last) = self.span(addr, len)?;
-        let mm = self.mm().mmget_not_zero().ok_or(EFAULT)?;
+        let mm = self.mm_users()?;
         let mut pfns = KVec::with_capacity(FAULT_CHUNK_PAGES.min(out.len()), GFP_KERNEL)?;
         let mut chunk = first;
         while chunk < last {
@@ -816,13 +931,17 @@ impl<T: MirrorOps> Mirror<T> {
     /// exclusive ([`Mapped::exclusive`]); the next CPU access restores the mapping and
     /// invalidates them. Anonymous, writable, non-hugetlb memory only (`EOPNOTSUPP` otherwise,
     /// from the core mm); `EFAULT` after the process exited.
+    ///
+    /// Takes the same locks as [`Mirror::fault`], with the same rule.
     pub fn make_exclusive(&self, addr: usize, len: usize) -> Result {
         let (first, last) = self.span(addr, len)?;
-        let mm = self.mm().mmget_not_zero().ok_or(EFAULT)?;
+        let mm = self.mm_users()?;
         let began = Instant::<Monotonic>::now();
         let mut page_addr = first;
         while page_addr < last {
-            // SAFETY: The notifier is inserted; we hold no lock the invalidation takes.
+            // SAFETY: The notifier is inserted (type invariant). (It waits for a running
+            // invalidation, which takes the mirror's lock: a caller holding a `MirrorGuard`
+            // deadlocks, as documented, which is no memory-safety matter.)
             let seq = unsafe { bindings::mmu_interval_read_begin(self.notifier()) };
             let mut folio = core::ptr::null_mut();
             let page = {
@@ -839,7 +958,7 @@ impl<T: MirrorOps> Mirror<T> {
                 }
             };
             let page = kernel::error::from_err_ptr(page)?;
-            let mut guard = self.inner.lock();
+            let guard = self.inner.lock();
             // SAFETY: The notifier is inserted and we hold the lock `set_seq` is called under.
             let stale =
                 unsafe { helpers::rgup_helper_mmu_interval_read_retry(self.notifier(), seq) };
@@ -855,9 +974,7 @@ impl<T: MirrorOps> Mirror<T> {
                     writable: true,
                     exclusive: true,
                 };
-                // SAFETY: `inner` is structurally pinned; nothing is moved out of it.
-                let inner = unsafe { Pin::get_unchecked_mut(guard.as_mut()) };
-                inner.table.store(page_addr, mapped)
+                guard.table.store(page_addr, mapped)
             };
             drop(guard);
             // SAFETY: Returns what `make_device_exclusive()` gave us; only now may the CPU revoke
@@ -877,8 +994,8 @@ impl<T: MirrorOps> Mirror<T> {
                 // write fault, before the next window begins.
                 let mut pfn = 0u64;
                 let mut seq: c_ulong = 0;
-                // SAFETY: As in `walk`: the notifier is inserted, `mm` has users, one pfn for one
-                // page, no mmap lock held.
+                // SAFETY: As in `walk`: the notifier is inserted and covers the page, `mm` has
+                // users, one pfn for one page.
                 to_result(unsafe {
                     helpers::rgup_helper_hmm_range_fault(
                         self.notifier(),
@@ -902,12 +1019,12 @@ impl<T: MirrorOps> Mirror<T> {
     /// run `commit` under the lock with the stable result; retry on collisions.
     fn walk<R>(
         &self,
-        _mm: &ARef<MmWithUser>,
+        _mm: &MmWithUserAsync,
         pfns: &mut KVec<u64>,
         start: usize,
         end: usize,
         flags: u64,
-        mut commit: impl FnMut(&mut Inner<T>, &[u64]) -> Result<R>,
+        mut commit: impl FnMut(Pin<&mut Inner<T>>, &[u64]) -> Result<R>,
     ) -> Result<R> {
         let npages = (end - start) >> PAGE_SHIFT;
         pfns.clear();
@@ -916,7 +1033,9 @@ impl<T: MirrorOps> Mirror<T> {
         loop {
             let mut seq: c_ulong = 0;
             // SAFETY: The notifier is inserted (type invariant) and covers `[start, end)`; `_mm`
-            // holds an `mm_users` reference; `pfns` has one entry per page; we hold no mmap lock.
+            // holds an `mm_users` reference; `pfns` has one entry per page. (The helper takes the
+            // mmap read lock: a caller holding it deadlocks, as documented on the public methods;
+            // nothing here relies on it not being held.)
             to_result(unsafe {
                 helpers::rgup_helper_hmm_range_fault(
                     self.notifier(),
@@ -933,10 +1052,7 @@ impl<T: MirrorOps> Mirror<T> {
             // SAFETY: The notifier is inserted; we hold the lock the invalidate callback takes
             // before `mmu_interval_set_seq()`.
             if !unsafe { helpers::rgup_helper_mmu_interval_read_retry(self.notifier(), seq) } {
-                // SAFETY: `guard` locks `inner`, which is structurally pinned in `self`; nothing
-                // is moved out of it.
-                let inner = unsafe { Pin::get_unchecked_mut(guard.as_mut()) };
-                return commit(inner, pfns);
+                return commit(guard.as_mut(), pfns);
             }
             drop(guard);
             self.counters.retries.add(1, Relaxed);
@@ -987,22 +1103,18 @@ impl<T: MirrorOps> Mirror<T> {
         if start >= end {
             return true;
         }
-        // SAFETY: `inner` is structurally pinned; nothing is moved out of it.
-        let inner = unsafe { Pin::get_unchecked_mut(guard.as_mut()) };
-        this.invalidate_locked(inner, start, end, event, blockable)
+        this.invalidate_locked(guard.as_mut(), start, end, event, blockable)
     }
 
     fn invalidate_locked(
         &self,
-        inner: &mut Inner<T>,
+        inner: Pin<&mut Inner<T>>,
         start: usize,
         end: usize,
         event: Event,
         blockable: bool,
     ) -> bool {
-        let erased = inner.table.erase(start, end);
-        self.counters.mirrored_pages.fetch_sub(erased, Relaxed);
-        stats::GLOBAL.unmirrored(erased);
+        let inner = inner.project();
         let inv = Invalidation {
             start,
             end,
@@ -1010,7 +1122,17 @@ impl<T: MirrorOps> Mirror<T> {
             blockable,
             _range: core::marker::PhantomData,
         };
-        inner.ops.invalidate(&inv).0
+        if !inner.ops.invalidate(&inv).0 {
+            // `retry_later`: the device still uses the range, so the table keeps it, for
+            // `MirrorGuard` and for the dirty-marking of the invalidation that completes.
+            return false;
+        }
+        // The device stopped using the range: drop it, marking dirty what the device could
+        // write until now.
+        let erased = inner.table.erase(start, end);
+        self.counters.mirrored_pages.fetch_sub(erased, Relaxed);
+        stats::GLOBAL.unmirrored(erased);
+        true
     }
 }
 
@@ -1042,11 +1164,10 @@ impl<T: MirrorOps> PinnedDrop for Mirror<T> {
     fn drop(self: Pin<&mut Self>) {
         {
             let mut guard = self.inner.lock();
-            // SAFETY: `inner` is structurally pinned; nothing is moved out of it.
-            let inner = unsafe { Pin::get_unchecked_mut(guard.as_mut()) };
             // The pages are still mapped (the notifier is still inserted): drop the translations
             // the way an invalidation would, so the driver sees one teardown path.
-            let _ = self.invalidate_locked(inner, self.start, self.end, Event::Teardown, true);
+            let _ =
+                self.invalidate_locked(guard.as_mut(), self.start, self.end, Event::Teardown, true);
         }
         // SAFETY: The notifier was inserted by `new` (type invariant) and this is not a callback.
         unsafe { bindings::mmu_interval_notifier_remove(self.notifier()) };
@@ -1061,15 +1182,22 @@ pub struct MirrorGuard<'a, T: MirrorOps> {
 }
 
 impl<T: MirrorOps> MirrorGuard<'_, T> {
+    /// The driver's state, pinned: for a state that is not [`Unpin`] (the guard dereferences
+    /// mutably to an [`Unpin`] one).
+    pub fn as_mut(&mut self) -> Pin<&mut T> {
+        self.guard.as_mut().project().ops
+    }
+
     /// The translation of the page at `addr`, for device memory too; `None` when there is none
     /// (never faulted, or invalidated since).
     pub fn translation(&self, addr: usize) -> Option<Mapped> {
         self.guard.table.lookup(addr)
     }
 
-    /// The page mirrored at `addr` and whether the device may write it, or `None` when there is
-    /// no translation or the page is device memory, which the CPU must not access.
-    pub fn page(&self, addr: usize) -> Option<(BorrowedPage<'_>, bool)> {
+    /// The page mirrored at `addr` (see [`UserPage`]) and whether the device may write it, or
+    /// `None` when there is no translation or the page is device memory, which the CPU must not
+    /// access.
+    pub fn page(&self, addr: usize) -> Option<(UserPage<'_>, bool)> {
         let mapped = self.guard.table.lookup(addr)?;
         let page = NonNull::new(mapped.page())?;
         // SAFETY: The entry is a mapped page (table invariant) that cannot be unmapped while the
@@ -1077,8 +1205,12 @@ impl<T: MirrorOps> MirrorGuard<'_, T> {
         if unsafe { helpers::rgup_helper_page_is_device(page.as_ptr()) } {
             return None;
         }
-        // SAFETY: As above.
-        Some((unsafe { BorrowedPage::from_raw(page) }, mapped.writable))
+        // SAFETY: As above; a writable entry comes from a write fault of a writable mapping
+        // (copy-on-write broken), so the process may write the page.
+        Some((
+            unsafe { UserPage::from_raw(page, mapped.writable) },
+            mapped.writable,
+        ))
     }
 }
 
@@ -1092,8 +1224,7 @@ impl<T: MirrorOps> core::ops::Deref for MirrorGuard<'_, T> {
 
 impl<T: MirrorOps + Unpin> core::ops::DerefMut for MirrorGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: `T: Unpin`, and the table is not reachable through the returned reference.
-        &mut unsafe { Pin::get_unchecked_mut(self.guard.as_mut()) }.ops
+        self.as_mut().get_mut()
     }
 }
 
@@ -1206,11 +1337,117 @@ mod tests {
         Ok(())
     }
 
+    /// `xa_mk_internal()` of include/linux/xarray.h.
+    fn xa_mk_internal(v: isize) -> *mut c_void {
+        ((v << 2) | 2) as usize as *mut c_void
+    }
+
+    #[test]
+    fn xarray_errors_are_the_kernels() {
+        // Every errno the kernel can encode, up to `MAX_ERRNO`.
+        for errno in [1, 12, 1023, 1024, 4095] {
+            let entry = xa_mk_internal(-(errno as isize));
+            assert_eq!(xa_result(entry), Err(Error::from_errno(-errno)));
+        }
+        // NULL, a value entry, the retry and zero entries, a node: not errors.
+        for entry in [
+            0,
+            0x1235,
+            256 << 2 | 2,
+            257 << 2 | 2,
+            0xffff_8880_0000_1002usize,
+        ] {
+            assert_eq!(xa_result(entry as *mut c_void), Ok(()));
+        }
+    }
+
+    /// Answers `retry_later` whenever it may.
+    struct Busy;
+
+    impl MirrorOps for Busy {
+        fn invalidate(self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
+            inv.retry_later().unwrap_or_else(|| inv.done())
+        }
+    }
+
+    #[test]
+    fn retry_later_keeps_the_translations() -> Result {
+        let len = 2 * PAGE_SIZE;
+        let addr = crate::testing::user_buffer(len)?;
+        let task = current!();
+        let mm = task.mm().ok_or(EINVAL)?;
+        let mirror = KBox::pin_init(Mirror::new(mm, addr, len, Busy), GFP_KERNEL)?;
+        mirror.fault(addr, len, Access::Write)?;
+        assert_eq!(mirror.stats().mirrored_pages, 2);
+        {
+            // A non-blockable invalidation (the OOM reaper's), as the notifier delivers it.
+            let mut guard = mirror.inner.lock();
+            assert!(!mirror.invalidate_locked(
+                guard.as_mut(),
+                addr,
+                addr + len,
+                Event::Clear,
+                false
+            ));
+        }
+        // The device still uses the pages: so does the table, and its dirty tracking.
+        assert_eq!(mirror.stats().mirrored_pages, 2);
+        assert!(mirror.lock().translation(addr).is_some_and(|t| t.writable));
+        Ok(())
+    }
+
+    /// Gives its `mm_users` reference up in its first `install`, so that the fault's own is the
+    /// last; records which task then saw `Event::Release`.
+    struct LastUser {
+        mm: Option<ARef<MmWithUser>>,
+        released_by: Option<usize>,
+    }
+
+    impl MirrorOps for LastUser {
+        fn install(mut self: Pin<&mut Self>, _window: &InstallWindow<'_>) {
+            self.mm = None;
+        }
+
+        fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
+            if inv.event() == Event::Release {
+                self.released_by = Some(kernel::task::Task::current_raw() as usize);
+            }
+            inv.done()
+        }
+    }
+
+    #[test]
+    fn last_mm_reference_is_put_asynchronously() -> Result {
+        let addr = crate::testing::user_buffer(PAGE_SIZE)?;
+        // The only `mm_users` reference of the test's mm is now ours.
+        let mm = crate::testing::detach_mm()?;
+        let ops = LastUser {
+            mm: Some(mm.clone()),
+            released_by: None,
+        };
+        let mirror = KBox::pin_init(Mirror::new(&mm, addr, PAGE_SIZE, ops), GFP_KERNEL)?;
+        drop(mm);
+        mirror.fault(addr, PAGE_SIZE, Access::Read)?;
+        // The fault put the last reference: `exit_mmap()` must not have run in its caller.
+        let me = kernel::task::Task::current_raw() as usize;
+        let mut released_by = None;
+        for _ in 0..500 {
+            released_by = mirror.lock().released_by;
+            if released_by.is_some() {
+                break;
+            }
+            kernel::time::delay::fsleep(Delta::from_millis(10));
+        }
+        assert!(released_by.is_some());
+        assert!(released_by != Some(me));
+        Ok(())
+    }
+
     /// A driver with nothing to program.
     struct Nothing;
 
     impl MirrorOps for Nothing {
-        fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+        fn invalidate(self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
             inv.done()
         }
     }

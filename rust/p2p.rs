@@ -50,6 +50,10 @@ use crate::{
         DmaMapping, //
     },
     helpers,
+    pin::{
+        cond_resched,
+        BATCH_PAGES, //
+    },
     stats, //
 };
 use core::mem::ManuallyDrop;
@@ -261,18 +265,29 @@ struct ShortPin {
 
 impl Drop for ShortPin {
     fn drop(&mut self) {
+        // `unpin_user_pages_dirty_lock()` takes folio locks.
+        kernel::task::might_sleep();
         if !self.p2p || !self.dirty {
-            // SAFETY: The pages are pinned by us (type invariant), all system RAM when dirtied.
-            unsafe {
-                bindings::unpin_user_pages_dirty_lock(
-                    self.pages.as_mut_ptr(),
-                    self.pages.len() as c_ulong,
-                    self.dirty,
-                )
-            };
+            for (n, batch) in self.pages.chunks_mut(BATCH_PAGES).enumerate() {
+                if n > 0 {
+                    cond_resched();
+                }
+                // SAFETY: The pages are pinned by us (type invariant), all system RAM when
+                // dirtied.
+                unsafe {
+                    bindings::unpin_user_pages_dirty_lock(
+                        batch.as_mut_ptr(),
+                        batch.len() as c_ulong,
+                        self.dirty,
+                    )
+                };
+            }
             return;
         }
-        for &page in self.pages.iter() {
+        for (n, &page) in self.pages.iter().enumerate() {
+            if n > 0 && n % BATCH_PAGES == 0 {
+                cond_resched();
+            }
             let mut one = page;
             // SAFETY: The page is pinned by us (type invariant); system RAM the device may have
             // written is dirtied, peer memory never (it is not page cache).
@@ -353,8 +368,11 @@ impl<'a> DmaOnlySgt<'a> {
     ///
     /// The range may be backed by PCI peer memory (an `mmap()` of `p2pmem/allocate`), system
     /// RAM, or both. The pages are pinned short-term with `FOLL_PCI_P2PDMA` (and `FOLL_WRITE`
-    /// unless the device only reads), the providers' reachability is checked, then the pages
-    /// are mapped with `dma_map_sgtable()`.
+    /// when the device may write), the providers' reachability is checked, then the pages
+    /// are mapped with `dma_map_sgtable()`. [`DataDirection::None`] is `EINVAL`.
+    ///
+    /// Sleeps, and may take the mmap read lock of the current mm: calling it with that lock
+    /// held deadlocks.
     pub fn from_user(
         dev: &'a Device<Bound>,
         addr: usize,
@@ -367,33 +385,46 @@ impl<'a> DmaOnlySgt<'a> {
         }
         let first = addr & !(PAGE_SIZE - 1);
         let npages = (end - first).div_ceil(PAGE_SIZE);
-        let mut pages = KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?;
+        let pages = KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?;
+        // Whether the device may write the pages (with `DataDirection::None` it does nothing:
+        // the mapping refuses it).
+        let device_writes = matches!(
+            dir,
+            DataDirection::FromDevice | DataDirection::Bidirectional
+        );
         let mut flags = bindings::FOLL_PCI_P2PDMA;
-        if dir != DataDirection::ToDevice {
+        if device_writes {
             flags |= bindings::FOLL_WRITE;
         }
-        // SAFETY: `pages` has room for `npages` pointers; no mmap lock is held.
-        let got = unsafe {
-            bindings::pin_user_pages_fast(
-                first as c_ulong,
-                i32::try_from(npages).map_err(|_| P2pError::InvalidRange)?,
-                flags,
-                pages.spare_capacity_mut().as_mut_ptr().cast(),
-            )
-        };
-        if got < 0 {
-            return Err(P2pError::Kernel(Error::from_errno(got)));
-        }
-        // SAFETY: The kernel initialised and pinned the first `got` entries.
-        unsafe { pages.inc_len(got as usize) };
-        // INVARIANT: `pages` holds what was just pinned.
+        // INVARIANT: Empty; then it holds what was pinned, unpinned on drop if anything fails.
         let mut pin = ShortPin {
             pages,
-            dirty: dir != DataDirection::ToDevice,
+            dirty: device_writes,
             p2p: true, // until checked
         };
-        if pin.pages.len() != npages {
-            return Err(P2pError::Incomplete);
+        while pin.pages.len() < npages {
+            cond_resched();
+            let done = pin.pages.len();
+            let want = (npages - done).min(BATCH_PAGES);
+            // SAFETY: `pin.pages` has room for `npages - done >= want` more pointers. (Its slow
+            // path takes the mmap lock: a caller holding it deadlocks, as documented, which is
+            // no memory-safety matter.)
+            let got = unsafe {
+                bindings::pin_user_pages_fast(
+                    (first + done * PAGE_SIZE) as c_ulong,
+                    want as i32,
+                    flags,
+                    pin.pages.spare_capacity_mut().as_mut_ptr().cast(),
+                )
+            };
+            if got < 0 {
+                return Err(P2pError::Kernel(Error::from_errno(got)));
+            }
+            // SAFETY: The kernel initialised and pinned the first `got` entries.
+            unsafe { pin.pages.inc_len(got as usize) };
+            if (got as usize) < want {
+                return Err(P2pError::Incomplete);
+            }
         }
         pin.p2p = check_reachable(dev, &pin.pages)?;
         Self::map(dev, Backing::User(pin), addr - first, len, dir)
@@ -407,7 +438,7 @@ impl<'a> DmaOnlySgt<'a> {
     /// [`P2pError::NoProvider`] when no published P2P memory is reachable from `dev`, and also
     /// when `pci_p2pmem_find()` could not allocate its scratch list (it returns `NULL` for
     /// both, found by the fault-injection sweep); `ENOMEM` when the provider's pool is
-    /// exhausted.
+    /// exhausted; `EINVAL` for [`DataDirection::None`].
     pub fn from_p2pmem(
         dev: &'a Device<Bound>,
         len: usize,

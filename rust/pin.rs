@@ -28,7 +28,8 @@
 use crate::{
     dma::DmaMapping,
     helpers,
-    stats, //
+    stats,
+    user_page::UserPage, //
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -48,7 +49,6 @@ use kernel::{
         MmapReadGuard, //
     },
     page::{
-        BorrowedPage,
         PAGE_SHIFT,
         PAGE_SIZE, //
     },
@@ -62,6 +62,18 @@ use kernel::{
 
 /// The largest number of pages one request may pin (16 GiB of 4 KiB pages).
 pub const MAX_PIN_PAGES: usize = 1 << 22;
+
+/// Pages pinned by one `pin_user_pages_fast()` call and unpinned by one
+/// `unpin_user_pages_dirty_lock()` call, with a `cond_resched()` between calls, as `ib_umem_get()`
+/// does: the fast pin walks the page tables of its whole range with interrupts off, and neither
+/// reschedules in its loop.
+pub(crate) const BATCH_PAGES: usize = 512;
+
+/// Lets the scheduler run another task between two batches of [`BATCH_PAGES`].
+pub(crate) fn cond_resched() {
+    // SAFETY: Called in process context with no spinlock held (the callers may sleep).
+    unsafe { helpers::rgup_helper_cond_resched() };
+}
 
 /// What the device does with the pinned memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -458,6 +470,10 @@ impl PinRequest {
     }
 
     /// Pins the range of the current task.
+    ///
+    /// Sleeps, and takes the mmap read lock of the mm: calling it with that lock held (from a
+    /// driver's `mmap` or page-fault handler, or with a [`MmapReadGuard`]) deadlocks. The same
+    /// holds for [`PinRequest::pin_remote`] and the checks.
     pub fn pin(self) -> Result<PinnedPages, PinError> {
         self.pin_mm(current!().mm().ok_or(PinError::NoMm)?, false)
     }
@@ -564,9 +580,15 @@ impl Drop for MemlockCharge {
 /// The pages of a user range, pinned long-term.
 ///
 /// Dropping it unpins every page: the pages marked dirty ([`PinnedPages::mark_dirty`],
-/// [`PinnedPages::write_from_user`]) with `unpin_user_pages_dirty_lock()` so that the data the
+/// [`PinnedPages::page_mut`], [`PinnedPages::write_from_user`]) with `unpin_user_pages_dirty_lock()` so that the data the
 /// device wrote reaches the page cache or swap, the others with plain unpins; then the charge is
 /// returned to the mm that was charged.
+///
+/// Dropping it may sleep: unpinning pages marked dirty takes their folio locks, and the unpin
+/// yields the CPU every 512 pages. Although a [`PinnedPages`] is [`Send`], drop it only where
+/// sleeping is allowed: not under a spinlock, in interrupt context or in an RCU read-side
+/// critical section (`might_sleep()` reports it with `CONFIG_DEBUG_ATOMIC_SLEEP`, however few
+/// pages it holds). The same holds for every rgup object that owns pins or mappings.
 ///
 /// # Invariants
 ///
@@ -584,21 +606,24 @@ pub struct PinnedPages {
     charge: Option<MemlockCharge>,
 }
 
-// SAFETY: The pages are pinned by this object; unpinning them and reading them through `kmap` may
-// happen from any thread.
+// SAFETY: The pages are pinned by this object; unpinning them and copying them through `kmap`
+// may happen from any thread.
 unsafe impl Send for PinnedPages {}
-// SAFETY: `&PinnedPages` only allows reading the pages, which any thread may do.
+// SAFETY: `&PinnedPages` only allows reading the pages (as `UserPage` does: copies that tolerate
+// concurrent writers) and setting dirty bits atomically; writing the pages needs `&mut`.
 unsafe impl Sync for PinnedPages {}
 
 impl PinnedPages {
     fn pin_fast(&mut self, span: &PageSpan, gup_flags: u32) -> Result<(), PinError> {
         while self.page_count() < span.count {
+            cond_resched();
             let done = self.page_count();
-            let want = (span.count - done).min(i32::MAX as usize);
+            let want = (span.count - done).min(BATCH_PAGES);
             let start = span.first + (done << PAGE_SHIFT);
             let buf = self.pages.spare_capacity_mut();
-            // SAFETY: `buf` has room for `want` page pointers (capacity is `span.count`); the
-            // caller does not hold the mmap lock, as `pin_user_pages_fast` requires.
+            // SAFETY: `buf` has room for `want` page pointers (capacity is `span.count`). (Its
+            // slow path takes the mmap lock: a caller holding it deadlocks, as documented on
+            // `PinRequest::pin`, which is no memory-safety matter.)
             let ret = unsafe {
                 bindings::pin_user_pages_fast(
                     start,
@@ -628,6 +653,8 @@ impl PinnedPages {
         span: &PageSpan,
         gup_flags: u32,
     ) -> Result<(), PinError> {
+        // One call for the rest of the range: `__get_user_pages()` reschedules between pages
+        // itself, and rgup's check and the pin share one mmap lock critical section.
         while self.page_count() < span.count {
             let done = self.page_count();
             let want = span.count - done;
@@ -707,17 +734,36 @@ impl PinnedPages {
         self.charge.as_ref().map_or(0, |c| c.pages)
     }
 
-    /// The `i`-th page of the range.
-    pub fn page(&self, i: usize) -> Option<BorrowedPage<'_>> {
+    /// The `i`-th page of the range, for reading (see [`UserPage`]).
+    ///
+    /// The page is read-only even in a write pin: writing through the pin needs it exclusively
+    /// ([`PinnedPages::page_mut`]).
+    pub fn page(&self, i: usize) -> Option<UserPage<'_>> {
         let ptr = NonNull::new(*self.pages.get(i)?)?;
         // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
-        // returned borrow cannot outlive.
-        Some(unsafe { BorrowedPage::from_raw(ptr) })
+        // returned borrow cannot outlive; it is not writable.
+        Some(unsafe { UserPage::from_raw(ptr, false) })
     }
 
-    /// The pages of the range, in order.
-    pub fn pages(&self) -> impl Iterator<Item = BorrowedPage<'_>> + '_ {
+    /// The pages of the range, in order, for reading.
+    pub fn pages(&self) -> impl Iterator<Item = UserPage<'_>> + '_ {
         (0..self.page_count()).filter_map(|i| self.page(i))
+    }
+
+    /// The `i`-th page of a write pin, for writing as the device would: it is marked dirty,
+    /// and the pin is borrowed exclusively, so that rgup's own copies into one pin never race
+    /// with each other. `None` for a read-only pin or past the range.
+    pub fn page_mut(&mut self, i: usize) -> Option<UserPage<'_>> {
+        if self.access != Access::Write {
+            return None;
+        }
+        let ptr = NonNull::new(*self.pages.get(i)?)?;
+        // INVARIANT: A bit of a write pin.
+        self.dirty.set_bit(i);
+        // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
+        // returned borrow cannot outlive, with `FOLL_WRITE` (the pin is `Access::Write`):
+        // copy-on-write was broken, the process may write it.
+        Some(unsafe { UserPage::from_raw(ptr, true) })
     }
 
     /// The physically contiguous runs of pages, in order, as `(first page index, pages)`.
@@ -795,8 +841,8 @@ impl PinnedPages {
         dir: DataDirection,
     ) -> Result<DmaMapping<'a>> {
         match dir {
-            DataDirection::None => return Err(EINVAL),
-            DataDirection::ToDevice => {}
+            // `None` is refused by `DmaMapping::new`, for every mapping.
+            DataDirection::ToDevice | DataDirection::None => {}
             _ if self.access != Access::Write => return Err(EPERM),
             _ => {}
         }
@@ -818,6 +864,9 @@ impl PinnedPages {
 
     /// Copies `len` bytes at `offset` of the range from the pinned pages to user space, that is,
     /// what the device would read.
+    ///
+    /// The pages are copied as [`UserPage::read`] does: the process or a device writing them at
+    /// the same time leaves unspecified bytes in the copy, never undefined behaviour.
     pub fn read_to_user(&self, offset: usize, len: usize, out: &mut UserSliceWriter) -> Result {
         self.page_indices(offset, len)?;
         let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
@@ -827,8 +876,7 @@ impl PinnedPages {
             let in_page = pos & (PAGE_SIZE - 1);
             let n = (PAGE_SIZE - in_page).min(end - pos);
             let page = self.page(pos >> PAGE_SHIFT).ok_or(EINVAL)?;
-            // SAFETY: `bounce` has room for `n <= PAGE_SIZE` bytes.
-            unsafe { page.read_raw(bounce.as_mut_ptr(), in_page, n)? };
+            page.read(in_page, &mut bounce[..n])?;
             out.write_slice(&bounce[..n])?;
             pos += n;
         }
@@ -837,22 +885,45 @@ impl PinnedPages {
 
     /// Copies `len` bytes from user space into the pinned pages at `offset` of the range, as a
     /// device write would, and marks those pages dirty. Fails with `EPERM` for a read-only pin.
+    ///
+    /// The pin is borrowed exclusively: two threads sharing it cannot write its pages at the same
+    /// time, nor read them while one writes.
+    ///
+    /// ```compile_fail,E0596
+    /// fn device_write(
+    ///     pinned: &rgup::pin::PinnedPages,
+    ///     from: &mut kernel::uaccess::UserSliceReader,
+    /// ) -> Result {
+    ///     pinned.write_from_user(0, 1, from) // `&PinnedPages` may be shared between threads
+    /// }
+    /// ```
+    ///
+    /// Nor is there a way around it through the pages, which are copied only as [`UserPage`]
+    /// does:
+    ///
+    /// ```compile_fail,E0599
+    /// fn device_write(pinned: &rgup::pin::PinnedPages, byte: &u8) -> Result {
+    ///     let page = pinned.page(0).ok_or(EINVAL)?;
+    ///     // SAFETY: Nobody can promise that no other thread accesses the page.
+    ///     unsafe { page.write_raw(byte, 0, 1) }
+    /// }
+    /// ```
     pub fn write_from_user(
-        &self,
+        &mut self,
         offset: usize,
         len: usize,
         input: &mut UserSliceReader,
     ) -> Result {
         self.mark_dirty_range(offset, len)?;
+        let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
         let mut pos = self.offset + offset;
         let end = pos + len;
         while pos < end {
             let in_page = pos & (PAGE_SIZE - 1);
             let n = (PAGE_SIZE - in_page).min(end - pos);
-            let page = self.page(pos >> PAGE_SHIFT).ok_or(EINVAL)?;
-            // SAFETY: The page is pinned writable and no Rust reference to its contents exists;
-            // concurrent CPU access from user space is allowed by the DMA model.
-            unsafe { page.copy_from_user_slice_raw(input, in_page, n)? };
+            input.read_slice(&mut bounce[..n])?;
+            let page = self.page_mut(pos >> PAGE_SHIFT).ok_or(EINVAL)?;
+            page.write(in_page, &bounce[..n])?;
             pos += n;
         }
         Ok(())
@@ -861,9 +932,14 @@ impl PinnedPages {
 
 impl Drop for PinnedPages {
     fn drop(&mut self) {
+        // `unpin_user_pages_dirty_lock()` takes folio locks.
+        kernel::task::might_sleep();
         let n = self.page_count();
         let mut i = 0;
         while i < n {
+            if i > 0 {
+                cond_resched();
+            }
             let dirty = self.dirty.next_bit(i) == Some(i);
             let run_end = if dirty {
                 self.dirty.next_zero_bit(i)
@@ -871,7 +947,8 @@ impl Drop for PinnedPages {
                 self.dirty.next_bit(i)
             }
             .unwrap_or(n)
-            .min(n);
+            .min(n)
+            .min(i + BATCH_PAGES);
             // SAFETY: By the type invariants entries `i..run_end` are pinned by us, once; they
             // are not used after this.
             unsafe {

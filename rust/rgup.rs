@@ -16,6 +16,7 @@
 //! - [`mirror`]: a device's coherent view of a process's address range (mmu interval notifier
 //!   and HMM), without pinning;
 //! - [`p2p`]: DMA-only scatterlists of PCI peer-to-peer memory, which the CPU cannot reach;
+//! - [`user_page`]: the pages of pins and mirrors, copied without data races;
 //! - [`Client`]: a driver's registration with rgup, so that what it holds is attributed and
 //!   shown in rgup's statistics;
 //! - [`stats`]: the counters behind `/sys/kernel/debug/rgup/stats`;
@@ -43,6 +44,7 @@ pub mod stats;
 #[cfg(CONFIG_KUNIT)]
 #[doc(hidden)]
 pub mod testing;
+pub mod user_page;
 
 pub use client::Client;
 

@@ -10,6 +10,7 @@
 #include <linux/fs.h>
 #include <linux/hmm.h>
 #include <linux/iommu.h>
+#include <linux/kthread.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
@@ -154,6 +155,11 @@ struct page *rgup_helper_pfn_to_page(unsigned long pfn)
 bool rgup_helper_fatal_signal_pending(void)
 {
 	return fatal_signal_pending(current);
+}
+
+void rgup_helper_cond_resched(void)
+{
+	cond_resched();
 }
 
 struct page *rgup_helper_hmm_pfn_to_page(unsigned long hmm_pfn)
@@ -328,6 +334,16 @@ unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len)
 {
 	return kunit_vm_mmap(test, NULL, 0, len, PROT_READ | PROT_WRITE,
 			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+}
+
+struct mm_struct *rgup_helper_kunit_detach_mm(void)
+{
+	struct mm_struct *mm = current->mm;
+
+	if (!mm || !(current->flags & PF_KTHREAD))
+		return NULL;
+	kthread_unuse_mm(mm);
+	return mm;
 }
 
 int rgup_helper_dma_coerce_mask_and_coherent(struct device *dev, u64 mask)

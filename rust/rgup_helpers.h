@@ -65,7 +65,8 @@ bool rgup_helper_mmu_interval_read_retry(struct mmu_interval_notifier *sub,
  * range built here (struct hmm_range is not in the kernel crate's bindings).
  * pfns[] holds (end - start) >> PAGE_SHIFT entries; *seq receives the
  * notifier sequence the result is valid for. The caller holds an mm_users
- * reference and no mmap lock.
+ * reference; the helper takes the mmap read lock (a caller holding it
+ * deadlocks).
  */
 int rgup_helper_hmm_range_fault(struct mmu_interval_notifier *sub,
 				unsigned long start, unsigned long end,
@@ -78,6 +79,9 @@ struct page *rgup_helper_pfn_to_page(unsigned long pfn);
 
 /* fatal_signal_pending(current) */
 bool rgup_helper_fatal_signal_pending(void);
+
+/* cond_resched() */
+void rgup_helper_cond_resched(void);
 
 /* hmm_pfn_to_page() */
 struct page *rgup_helper_hmm_pfn_to_page(unsigned long hmm_pfn);
@@ -185,6 +189,14 @@ struct device;
 
 /* kunit_vm_mmap() of len bytes of private anonymous read-write memory. */
 unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len);
+
+/*
+ * Detaches the calling KUnit thread from the mm kunit_attach_mm() gave it
+ * (kthread_unuse_mm()) and returns that mm, or NULL if there is none: the
+ * mm_users reference the thread held, which its exit would have dropped, is
+ * the caller's.
+ */
+struct mm_struct *rgup_helper_kunit_detach_mm(void);
 
 /* dma_coerce_mask_and_coherent(): a DMA mask for a device without one (faux). */
 int rgup_helper_dma_coerce_mask_and_coherent(struct device *dev, u64 mask);

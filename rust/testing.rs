@@ -6,6 +6,7 @@
 //! memory to pin, [`DmaDevice`] a bound device to map it for.
 
 use crate::helpers;
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     device::{
@@ -15,7 +16,9 @@ use kernel::{
     error::to_result,
     faux,
     ffi::c_ulong,
+    mm::MmWithUser,
     prelude::*,
+    sync::aref::ARef,
 };
 
 /// Maps `len` bytes of private anonymous memory into the calling KUnit test's own mm (KUnit
@@ -30,6 +33,16 @@ pub fn user_buffer(len: usize) -> Result<usize> {
         return Err(ENOMEM);
     }
     Ok(addr)
+}
+
+/// Detaches the calling KUnit test from the mm [`user_buffer`] gave it, and returns the mm: the
+/// `mm_users` reference the test thread held (and would have dropped when it exits) is then the
+/// only one, and the caller's.
+pub fn detach_mm() -> Result<ARef<MmWithUser>> {
+    // SAFETY: Called by a KUnit test thread; the helper checks it is a kthread with an mm.
+    let mm = NonNull::new(unsafe { helpers::rgup_helper_kunit_detach_mm() }).ok_or(EINVAL)?;
+    // SAFETY: The helper handed us the thread's `mm_users` reference.
+    Ok(unsafe { ARef::from_raw(mm.cast()) })
 }
 
 /// A bound faux device with a 64-bit DMA mask: something to map pages for.

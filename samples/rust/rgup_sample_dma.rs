@@ -146,12 +146,9 @@ fn engine_copy(src: &PinnedPages, dst: &mut PinnedPages, len: usize) -> Result {
             .min(PAGE_SIZE - (d & (PAGE_SIZE - 1)))
             .min(len - done);
         let src_page = src.page(s >> PAGE_SHIFT).ok_or(EINVAL)?;
-        let dst_page = dst.page(d >> PAGE_SHIFT).ok_or(EINVAL)?;
-        // SAFETY: `chunk` has room for `n <= PAGE_SIZE` bytes, and `n` stays within both pages.
-        unsafe {
-            src_page.read_raw(chunk.as_mut_ptr(), s & (PAGE_SIZE - 1), n)?;
-            dst_page.write_raw(chunk.as_ptr(), d & (PAGE_SIZE - 1), n)?;
-        }
+        src_page.read(s & (PAGE_SIZE - 1), &mut chunk[..n])?;
+        let dst_page = dst.page_mut(d >> PAGE_SHIFT).ok_or(EINVAL)?;
+        dst_page.write(d & (PAGE_SIZE - 1), &chunk[..n])?;
         done += n;
     }
     Ok(())

@@ -129,21 +129,24 @@ impl Device {
     }
 }
 
+// `Device` is `Unpin`: the pinned receivers dereference to `&mut Device`.
 impl MirrorOps for Device {
-    fn install(&mut self, window: &InstallWindow<'_>) {
+    fn install(self: Pin<&mut Self>, window: &InstallWindow<'_>) {
+        let this = self.get_mut();
         // "Program the hardware": one PTE per translation.
         for t in window.translations() {
-            let i = self.index(t.addr());
-            self.ptes[i] = ((t.pfn() as u64) << 1) | u64::from(t.writable());
-            self.installs += 1;
+            let i = this.index(t.addr());
+            this.ptes[i] = ((t.pfn() as u64) << 1) | u64::from(t.writable());
+            this.installs += 1;
         }
     }
 
-    fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+    fn invalidate(self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
+        let this = self.get_mut();
         // "Zap the PTEs and flush the device TLB": nothing may use them after we return.
-        let (first, last) = (self.index(inv.start()), self.index(inv.end() - 1));
-        self.ptes[first..=last].fill(0);
-        self.invalidations += 1;
+        let (first, last) = (this.index(inv.start()), this.index(inv.end() - 1));
+        this.ptes[first..=last].fill(0);
+        this.invalidations += 1;
         inv.done()
     }
 }
@@ -277,9 +280,8 @@ fn device_read(mirror: &Mirror<Device>, args: &ReadArgs) -> Result<u64> {
                 );
                 match (dev.ptes[dev.index(at)], dev.page(at)) {
                     (pte, Some((page, _))) if pte != 0 => {
-                        // SAFETY: `n` bytes fit in `buf` and in the page from `offset`; the page
-                        // stays mapped while `dev` (the mirror's lock) is held.
-                        unsafe { page.read_raw(buf[done..].as_mut_ptr(), offset, n)? };
+                        // The page stays mapped while `dev` (the mirror's lock) is held.
+                        page.read(offset, &mut buf[done..done + n])?;
                         done += n;
                     }
                     _ => {

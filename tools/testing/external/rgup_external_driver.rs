@@ -220,7 +220,7 @@ struct ExternalDevice {
 }
 
 impl MirrorOps for ExternalDevice {
-    fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+    fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
         self.invalidations += 1;
         inv.done()
     }

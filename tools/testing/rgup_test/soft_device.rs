@@ -42,7 +42,7 @@ impl SoftDevice {
 }
 
 impl MirrorOps for SoftDevice {
-    fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
+    fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
         self.invalidations += 1;
         inv.done()
     }
@@ -114,16 +114,21 @@ fn copy_mirrored(
             }
             _ => return Ok(Some(at & !(PAGE_SIZE - 1))),
         };
-        // In bounds: `*done + len <= bounce.len <= capacity`.
-        let chunk = bounce.buf.as_mut_ptr().wrapping_add(*done);
-        // SAFETY: `chunk` is valid for `len` bytes of the buffer's allocation (initialised ones
-        // for a write, see `access`) and `offset + len <= PAGE_SIZE`; the page stays mapped
-        // while `guard` is held.
-        unsafe {
-            match access {
-                Access::Read => page.read_raw(chunk, offset, len)?,
-                Access::Write => page.write_raw(chunk, offset, len)?,
-            }
+        // The page stays mapped while `guard` is held; `UserPage` copies it without a data race
+        // with the process or another mirror of the same memory. The buffer is either empty
+        // (a first read fills its capacity) or filled.
+        let chunk = *done..*done + len;
+        match access {
+            Access::Read if bounce.buf.is_empty() => page.read_uninit(
+                offset,
+                bounce
+                    .buf
+                    .spare_capacity_mut()
+                    .get_mut(chunk)
+                    .ok_or(EINVAL)?,
+            )?,
+            Access::Read => page.read(offset, bounce.buf.get_mut(chunk).ok_or(EINVAL)?)?,
+            Access::Write => page.write(offset, bounce.buf.get(chunk).ok_or(EINVAL)?)?,
         }
         *done += len;
     }

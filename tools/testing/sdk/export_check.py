@@ -80,7 +80,7 @@ struct ExportCheckOps;
 
 impl rgup::mirror::MirrorOps for ExportCheckOps {
     fn invalidate(
-        &mut self,
+        self: Pin<&mut Self>,
         inv: &rgup::mirror::Invalidation<'_>,
     ) -> rgup::mirror::Invalidated {
         inv.done()

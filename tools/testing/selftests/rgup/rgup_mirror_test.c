@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -553,6 +554,146 @@ TEST_F(rgup, rw_counts_and_invalidation)
 	ASSERT_EQ(-ENOENT, xioctl(self->fd, RGUP_IOC_MIRROR_DESTROY, &d));
 	ASSERT_EQ(-ENOENT, mirror_rw(self->fd, h, 0, buf, 1, dev, NULL));
 	munmap(buf, 4 * self->page);
+	free(dev);
+}
+
+/* ---- a store into the mirror's table failing part way through a chunk ---- */
+
+#define FAILSLAB "/sys/kernel/debug/failslab/"
+
+static const char *const failslab_knobs[] = {
+	"probability", "interval", "times", "space", "task-filter", "ignore-gfp-wait", "verbose",
+};
+
+static int write_str(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	close(fd);
+	return n == (ssize_t)strlen(value) ? 0 : -EIO;
+}
+
+static int read_str(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int failslab_set(const char *knob, unsigned long long value)
+{
+	char path[128], v[32];
+
+	snprintf(path, sizeof(path), FAILSLAB "%s", knob);
+	snprintf(v, sizeof(v), "%llu", value);
+	return write_str(path, v);
+}
+
+/* rgup's global count of mirrored pages, as the unsigned 64-bit counter it is. */
+static unsigned long long mirrored_pages_total(void)
+{
+	FILE *f = fopen(RGUP_STATS_PATH, "r");
+	unsigned long long v = ULLONG_MAX;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "mirrored_pages:", 15))
+			v = strtoull(line + 15, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+#define STORE_FAIL_PAGES 160	/* three leaves of the table's xarray, 64 entries each */
+#define STORE_FAIL_BUDGETS 32
+
+/*
+ * The mirror's table is an xarray: a store that needs a node allocates it
+ * GFP_NOWAIT and, if that fails, once more GFP_ATOMIC. failslab, restricted
+ * to this thread (task-filter, make-it-fail) and to allocations that cannot
+ * sleep, lets a budget of that many nodes pass and fails the next two: for
+ * some budget, the store needing the chunk's second leaf fails after the
+ * first leaf's stores succeeded. The counters must still add up: the
+ * mirror's own during the fault, rgup's global one once it is destroyed.
+ */
+TEST_F(rgup, counters_add_up_when_a_table_store_fails)
+{
+	size_t len = STORE_FAIL_PAGES * self->page;
+	unsigned char *buf = map_anon(len), *dev = malloc(len);
+	unsigned long long total = mirrored_pages_total(), node_size = 576;
+	char saved[ARRAY_SIZE(failslab_knobs)][32], path[128], v[32];
+	unsigned int failed = 0, partial = 0;
+	int mif;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, dev);
+	for (size_t i = 0; i < ARRAY_SIZE(failslab_knobs); i++) {
+		snprintf(path, sizeof(path), FAILSLAB "%s", failslab_knobs[i]);
+		if (read_str(path, saved[i], sizeof(saved[i])))
+			SKIP(return, "no failslab in debugfs (CONFIG_FAILSLAB)");
+	}
+	mif = open("/proc/thread-self/make-it-fail", O_WRONLY | O_CLOEXEC);
+	if (mif < 0)
+		SKIP(return, "no /proc/thread-self/make-it-fail");
+	if (!read_str("/sys/kernel/slab/radix_tree_node/object_size", v, sizeof(v)))
+		node_size = strtoull(v, NULL, 10);
+	fill(buf, len, 31);
+
+	ASSERT_EQ(0, failslab_set("probability", 0));
+	ASSERT_EQ(0, write_str(FAILSLAB "task-filter", "Y"));
+	ASSERT_EQ(0, write_str(FAILSLAB "ignore-gfp-wait", "Y"));
+	ASSERT_EQ(0, failslab_set("verbose", 0));
+	ASSERT_EQ(0, failslab_set("interval", 1));
+	ASSERT_EQ(1, write(mif, "1", 1));
+	for (unsigned int budget = 0; budget < STORE_FAIL_BUDGETS; budget++) {
+		struct rgup_mirror_stats st;
+		__u32 h;
+		int ret;
+
+		if (mirror_create(self->fd, buf, len, &h))
+			break;
+		failslab_set("space", budget * node_size + 1);
+		failslab_set("times", 2);
+		failslab_set("probability", 100);
+		ret = mirror_rw(self->fd, h, 0, buf, len, dev, NULL);
+		failslab_set("probability", 0);
+		st = mirror_stats(self->fd, h);
+		if (ret) {
+			EXPECT_EQ(-ENOMEM, ret);
+			failed++;
+			if (st.mirrored_pages > 0 && st.mirrored_pages < STORE_FAIL_PAGES)
+				partial++;
+		} else {
+			EXPECT_EQ(STORE_FAIL_PAGES, st.mirrored_pages);
+			EXPECT_TRUE(check(dev, len, 31));
+		}
+		EXPECT_GE(STORE_FAIL_PAGES, st.mirrored_pages);
+		EXPECT_EQ(0, mirror_destroy(self->fd, h));
+		EXPECT_EQ(total, mirrored_pages_total());
+	}
+	write(mif, "0", 1);
+	close(mif);
+	for (size_t i = 0; i < ARRAY_SIZE(failslab_knobs); i++) {
+		snprintf(path, sizeof(path), FAILSLAB "%s", failslab_knobs[i]);
+		write_str(path, saved[i]);
+	}
+	ksft_print_msg("%u of %d budgets failed the fault, %u part way through a chunk\n",
+		       failed, STORE_FAIL_BUDGETS, partial);
+	EXPECT_LT(0, partial);
+	munmap(buf, len);
 	free(dev);
 }
 
