@@ -82,6 +82,72 @@ pub(crate) fn split_segment(
     Ok(())
 }
 
+/// The largest page size of `supported` (a bitmap of sizes, bit `n` for `1 << n` bytes) in which
+/// a device can map `segments` at device virtual address `va`, or 0 when none fits: what
+/// `ib_umem_find_best_pgsz()` computes for RDMA hardware that uses one page size per memory
+/// region. A THP- or hugetlb-backed pin gives 2 MiB or 1 GiB pages when the DMA addresses and `va`
+/// agree in their low bits and every discontinuity falls on a page boundary.
+///
+/// # Examples
+///
+/// ```
+/// use rgup::dma::{best_page_size, DmaSegment};
+///
+/// const SZ_4K: u64 = 1 << 12;
+/// const SZ_2M: u64 = 1 << 21;
+/// let huge = [DmaSegment { addr: 0x4020_0000, len: 2 << 20 }];
+/// assert_eq!(best_page_size(&huge, SZ_4K | SZ_2M, 0x7f00_0020_0000), SZ_2M);
+/// // The device maps it at an address that is not 2 MiB aligned: 4 KiB pages.
+/// assert_eq!(best_page_size(&huge, SZ_4K | SZ_2M, 0x7f00_0020_1000), SZ_4K);
+/// // A device without 4 KiB pages cannot map that.
+/// assert_eq!(best_page_size(&huge, SZ_2M, 0x7f00_0020_1000), 0);
+/// ```
+pub fn best_page_size(segments: &[DmaSegment], supported: u64, va: u64) -> u64 {
+    let len = segments.iter().map(|s| s.len as u64).sum::<u64>();
+    if len == 0 {
+        return 0;
+    }
+    let Some(last_va) = va.checked_add(len - 1) else {
+        return 0;
+    };
+    // bits_per(va ^ last_va): page sizes from the span up cannot hold the range in one page
+    // unless the addresses agree above it.
+    let bits = (64 - (va ^ last_va).leading_zeros()).max(1);
+    let mut mask = if bits < 64 {
+        supported & (!0u64 << bits)
+    } else {
+        0
+    };
+    let (mut base, mut run, mut va) = (u64::MAX, 0u64, va);
+    for (i, seg) in segments.iter().enumerate() {
+        if base.checked_add(run) != Some(seg.addr) {
+            // A discontinuity: the DMA address and the device address must agree below the page
+            // size, and a page must start here.
+            base = seg.addr;
+            run = 0;
+            mask |= base ^ va;
+            if i != 0 {
+                mask |= va;
+            }
+        }
+        run += seg.len as u64;
+        va = va.wrapping_add(seg.len as u64);
+    }
+    let mut candidates = supported;
+    if mask != 0 {
+        let low = mask.trailing_zeros();
+        candidates &= if low >= 63 {
+            !0
+        } else {
+            (1u64 << (low + 1)) - 1
+        };
+    }
+    match candidates {
+        0 => 0,
+        c => 1 << (63 - c.leading_zeros()),
+    }
+}
+
 /// Pinned pages mapped for DMA by one device; unmapped on drop.
 ///
 /// # Invariants

@@ -202,6 +202,13 @@ impl<Q: Quiesce> DmaRegion<Q> {
         Ok(&self.mapped.access(dev)?.segments)
     }
 
+    /// The largest page size of `supported` in which the device can map the region at device
+    /// virtual address `va` ([`super::best_page_size`], as `ib_umem_find_best_pgsz()`); 0 when
+    /// none fits, `ENODEV` once revoked.
+    pub fn best_page_size(&self, supported: u64, va: u64) -> Result<u64> {
+        Ok(super::best_page_size(&self.segments()?, supported, va))
+    }
+
     /// Whether the region is one IOVA-contiguous range (mapped through the device's IOMMU with
     /// the two-step DMA API); `false` for the per-run mapping, and once revoked.
     pub fn is_iova_contiguous(&self) -> bool {
@@ -611,6 +618,29 @@ mod tests {
         // Refused before anything was mapped: never quiesced.
         assert_eq!(calls.load(Relaxed), 0);
         Ok(())
+    }
+
+    #[test]
+    fn best_page_size_as_ib_umem() {
+        use super::super::best_page_size;
+        const K4: u64 = 1 << 12;
+        const K64: u64 = 1 << 16;
+        const M2: u64 = 1 << 21;
+        let seg = |addr, len| DmaSegment { addr, len };
+        // Two 2 MiB runs, each 2 MiB aligned, discontiguous at a 2 MiB boundary of the VA.
+        let two = [seg(0x4000_0000, 2 << 20), seg(0x8020_0000, 2 << 20)];
+        assert_eq!(best_page_size(&two, K4 | M2, 0x10_0000_0000), M2);
+        // The second run starts 64 KiB into a 2 MiB page: 64 KiB pages at most.
+        let odd = [seg(0x4000_0000, 2 << 20), seg(0x8021_0000, 1 << 20)];
+        assert_eq!(best_page_size(&odd, K4 | K64 | M2, 0x10_0000_0000), K64);
+        // Contiguous pieces (split by a segment limit) count as one run.
+        let split = [seg(0x4000_0000, 1 << 20), seg(0x4010_0000, 1 << 20)];
+        assert_eq!(best_page_size(&split, K4 | M2, 0x20_0000), M2);
+        // 8 KiB from an offset: small pages only; a VA that wraps: none.
+        let small = [seg(0x1234_5100, 8192)];
+        assert_eq!(best_page_size(&small, K4 | M2, 0x7000_0100), K4);
+        assert_eq!(best_page_size(&small, K4, u64::MAX - 10), 0);
+        assert_eq!(best_page_size(&[], K4, 0), 0);
     }
 
     #[test]
