@@ -10,7 +10,7 @@
 #   make bench        every benchmark, rgup vs its upstream C counterpart, in one
 #                     boot: results.md, results.csv and PNG plots in
 #                     ~/.cache/rgup/logs/bench-<time>/ (installs python3-matplotlib)
-#   make bench-pin|bench-mirror|bench-p2p   one of them, the same way
+#   make bench-pin|bench-mirror|bench-p2p|bench-dma   one of them, the same way
 #   make sdk          what an outside driver builds against, in
 #                     sdk/<kernel release>/ (SDK_DIR=... to choose)
 #   make install      rgup.ko into /lib/modules/<release>/updates/, depmod, and
@@ -51,7 +51,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
-	check check-debug demo bench bench-pin bench-mirror bench-p2p help sdk install
+	check check-debug demo bench bench-pin bench-mirror bench-p2p bench-dma help sdk install
 .PHONY: htmldocs cleandocs rustdoc rustdoc-json
 
 all: modules
@@ -131,6 +131,9 @@ bench-mirror:
 
 bench-p2p:
 	tools/testing/bench/run-bench.sh p2p
+
+bench-dma:
+	tools/testing/bench/run-bench.sh dma
 
 # The rgup crate's API, by the kernel's rustdoc with the crate's own flags
 # (see the rustdoc section of Kbuild): HTML in

@@ -190,11 +190,14 @@ impl<'a> DmaMapping<'a> {
         // Charged to the caller's memory cgroup, as the pages array: it lives as long as the map.
         let sgt = KBox::new(Opaque::<bindings::sg_table>::zeroed(), GFP_KERNEL_ACCOUNT)?;
         let raw_dev = raw_device(dev);
-        // SAFETY: `raw_dev` is a valid, bound device.
-        let max_segment = match unsafe { bindings::dma_max_mapping_size(raw_dev) } {
-            0 => u32::MAX,
-            max => u32::try_from(max).unwrap_or(u32::MAX),
-        };
+        // Entries no longer than the device takes in one segment (`dma_get_max_seg_size()`,
+        // 64 KiB unless the driver set it): with `dma_max_mapping_size()` a THP became one entry
+        // of 2 MiB, which an IOMMU's `__finalise_sg()` passes on as one segment. The IOMMU merges
+        // entries only within the size and `dma_get_seg_boundary()`; without one, an entry crosses
+        // a boundary only where the pages are physically contiguous across it ([`DmaRegion`]
+        // splits that too).
+        let max_segment = crate::p2p::SegmentLimits::of(dev).max_size;
+        let max_segment = u32::try_from(max_segment).unwrap_or(u32::MAX);
         // SAFETY: `sgt` is a zeroed `sg_table`; `pages` holds `pages.len()` valid pages;
         // `sg_alloc_table_from_pages_segment` only reads the array.
         to_result(unsafe {

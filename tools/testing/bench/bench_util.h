@@ -73,5 +73,7 @@ struct rgup_bench {
 
 #define RGUP_BENCH_P2P _IOWR('r', 0x30, struct rgup_bench)
 #define RGUP_BENCH_PIN _IOWR('r', 0x31, struct rgup_bench)
+/* impl: 0 rgup::dma::DmaRegion (dma_iova_*), 1 PinnedPages::dma_map (dma_map_sgtable) */
+#define RGUP_BENCH_DMA _IOWR('r', 0x32, struct rgup_bench)
 
 #endif /* RGUP_BENCH_UTIL_H */

@@ -34,7 +34,7 @@ echo 300 > /proc/sys/vm/nr_hugepages
 insmod "$root/rgup.ko"
 insmod "$root/rgup_test.ko"
 if has mirror "$@" || has profile "$@"; then insmod "${KBUILD:?}/lib/test_hmm.ko"; fi
-bench_module() { has pin "$@" || has p2p "$@" || has profile "$@"; }
+bench_module() { has pin "$@" || has p2p "$@" || has dma "$@" || has profile "$@"; }
 if bench_module "$@"; then insmod "$root/rgup_bench.ko"; fi
 
 # perf record (cpu-clock, the task only) of rgup_pin_bench --loop IMPL 4096
@@ -73,6 +73,7 @@ for name in "$@"; do
 		;;
 	mirror) "$here/rgup_mirror_bench" "$out/mirror.csv" || rc=1 ;;
 	p2p) "$here/rgup_p2p_bench" "$out/p2p.csv" || rc=1 ;;
+	dma) "$here/rgup_dma_bench" "$out/dma.csv" || rc=1 ;;
 	profile) profile || rc=1 ;;
 	*) echo "guest-bench.sh: unknown benchmark $name" >&2; rc=2 ;;
 	esac

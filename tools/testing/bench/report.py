@@ -39,13 +39,18 @@ UPSTREAM = {
     ("pin", "in kernel"): "C: kvmalloc_array + pin_user_pages(FOLL_WRITE | FOLL_LONGTERM) + unpin_user_pages (rgup: PinRequest::pin + drop, RLIMIT_MEMLOCK accounting)",
     ("mirror", ""): "test_hmm's dmirror (/dev/hmm_dmirror0; rgup: /dev/rgup_dmirror0), the same HMM_DMIRROR_* commands",
     ("p2p", ""): "C: pin_user_pages_fast(FOLL_PCI_P2PDMA) + sg_alloc_table_from_pages_segment + dma_map_sgtable and back (rgup: DmaOnlySgt::from_user + drop)",
+    ("dma", ""): "dma_map_sgtable() of the pin's table (PinnedPages::dma_map; rgup: DmaRegion, one IOVA range with dma_iova_try_alloc + dma_iova_link + dma_iova_sync, dma_iova_destroy back), edu behind QEMU's intel-iommu",
 }
 
 TITLES = {
     "pin": "Pin + unpin (rgup::pin)",
     "mirror": "Mirror (rgup::mirror)",
     "p2p": "P2P DMA-only list, map + unmap (rgup::p2p)",
+    "dma": "A pin mapped for a device behind an IOMMU, map + unmap (rgup::dma)",
 }
+
+# The benchmarks, in report order (one CSV each).
+BENCHES = ("pin", "mirror", "p2p", "dma")
 
 
 def read_kv(path):
@@ -63,7 +68,7 @@ def read_kv(path):
 def read_samples(outdir):
     """{(bench, series, case): {"size": int, "impl": {name: [us, ...]}}}, in file order."""
     cases = {}
-    for name in ("pin", "mirror", "p2p"):
+    for name in BENCHES:
         path = os.path.join(outdir, name + ".csv")
         if not os.path.exists(path):
             continue
@@ -267,7 +272,7 @@ def markdown(cases, memory, env, host, made):
       "calls, a handle table) against gup_test's one ioctl.")
     w("")
 
-    for bench in ("pin", "mirror", "p2p"):
+    for bench in BENCHES:
         groups = [(s, rows) for (b, s), rows in by_series(cases).items() if b == bench]
         if not groups:
             continue

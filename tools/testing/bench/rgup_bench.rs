@@ -10,13 +10,21 @@
 //!   `rgup_bench_c.c`'s `pin_user_pages(FOLL_WRITE | FOLL_LONGTERM)` under the mmap lock +
 //!   `unpin_user_pages()`, what `gup_test`'s `PIN_LONGTERM_BENCHMARK` times.
 //!
-//! Not a test: `tools/testing/bench/rgup_p2p_bench.c` and `rgup_pin_bench.c` drive it through
-//! `/dev/rgup_bench` and report ratios.
+//! - `RGUP_BENCH_DMA`: mapping a pinned range for QEMU's `edu` behind an IOMMU (`run-bench.sh
+//!   dma` boots `--p2p --iommu`) as a [`DmaRegion`](rgup::dma::DmaRegion) (one IOVA range: `dma_iova_try_alloc()`,
+//!   `dma_iova_link()` per run, `dma_iova_sync()`, and `dma_iova_destroy()` back) against
+//!   [`PinnedPages::dma_map`](rgup::pin::PinnedPages::dma_map) (`sg_alloc_table_from_pages_segment()` + `dma_map_sgtable()` and
+//!   back); the range is pinned once, outside the time. The module binds `edu` for it and
+//!   reaches it through a [`BoundDevice`].
+//!
+//! Not a test: `tools/testing/bench/rgup_p2p_bench.c`, `rgup_pin_bench.c` and `rgup_dma_bench.c`
+//! drive it through `/dev/rgup_bench` and report ratios.
 //!
 //! ```c
 //! struct rgup_bench { __u64 addr, len; __u32 iters, impl; __u64 ns; __u32 segments, pad; };
 //! #define RGUP_BENCH_P2P _IOWR('r', 0x30, struct rgup_bench)   /* impl: 0 rgup, 1 C */
 //! #define RGUP_BENCH_PIN _IOWR('r', 0x31, struct rgup_bench)
+//! #define RGUP_BENCH_DMA _IOWR('r', 0x32, struct rgup_bench)   /* impl: 0 DmaRegion, 1 dma_map */
 //! /* impl: 0 rgup (RLIMIT_MEMLOCK accounting), 1 C, 2 rgup without accounting, 3 rgup's
 //!  * preflight alone (PinRequest::check), 4 C's mmap_read_lock + unlock alone, 5 C with
 //!  * the accounting rgup does (pinned_vm, RLIMIT_MEMLOCK, mmgrab); segments: pages */
@@ -54,7 +62,16 @@ use kernel::{
         UserSlice, //
     },
 };
+use kernel::{
+    device::Core,
+    pci, //
+};
 use rgup::{
+    dma::{
+        BoundDevice,
+        DmaSegment,
+        Quiesce, //
+    },
     p2p::DmaOnlySgt,
     pin::{
         Access,
@@ -106,6 +123,7 @@ unsafe impl AsBytes for BenchArgs {}
 
 const RGUP_BENCH_P2P: u32 = _IOWR::<BenchArgs>('r' as u32, 0x30);
 const RGUP_BENCH_PIN: u32 = _IOWR::<BenchArgs>('r' as u32, 0x31);
+const RGUP_BENCH_DMA: u32 = _IOWR::<BenchArgs>('r' as u32, 0x32);
 
 /// The faux device both implementations map for.
 ///
@@ -138,8 +156,67 @@ kernel::sync::global_lock! {
     unsafe(uninit) static DEVICE: Mutex<Option<BenchDevice>> = None;
 }
 
+kernel::sync::global_lock! {
+    // SAFETY: Initialised in the module initialiser before first use.
+    unsafe(uninit) static EDU: Mutex<Option<BoundDevice>> = None;
+}
+
+/// Binds QEMU's `edu` (when there is one) for `RGUP_BENCH_DMA`.
+struct EduDriver;
+
+/// QEMU's `edu`: vendor 0x1234, which `pci::Vendor` does not name (it is not in `pci_ids.h`).
+const EDU_ID: pci::DeviceId = {
+    let raw = bindings::pci_device_id {
+        vendor: 0x1234,
+        device: 0x11e8,
+        subvendor: !0,
+        subdevice: !0,
+        class: 0,
+        class_mask: 0,
+        driver_data: 0,
+        override_only: 0,
+    };
+    // SAFETY: `pci::DeviceId` is a `#[repr(transparent)]` wrapper of `pci_device_id` without
+    // further invariants (see its `RawDeviceId` impl); this is what `DeviceId::from_id` builds.
+    unsafe { core::mem::transmute::<bindings::pci_device_id, pci::DeviceId>(raw) }
+};
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <EduDriver as pci::Driver>::IdInfo,
+    [(EDU_ID, ())]
+);
+
+impl pci::Driver for EduDriver {
+    type IdInfo = ();
+    type Data<'bound> = ();
+
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        *EDU.lock() = Some(BoundDevice::new(pdev.as_ref())?);
+        Ok(())
+    }
+
+    fn unbind<'bound>(_pdev: &'bound pci::Device<Core<'_>>, _this: Pin<&Self::Data<'bound>>) {
+        *EDU.lock() = None;
+    }
+}
+
+/// Nothing to stop: the benchmark never starts the device.
+struct Idle;
+
+impl Quiesce for Idle {
+    fn quiesce(&self, _segments: &[DmaSegment]) {}
+}
+
 #[pin_data]
 struct Bench {
+    #[pin]
+    _driver: kernel::driver::Registration<pci::Adapter<EduDriver>>,
     #[pin]
     _miscdev: MiscDeviceRegistration<BenchFile>,
     // Dropped after the misc device: destroys the faux device.
@@ -156,9 +233,12 @@ impl Drop for DeviceSlot {
 }
 
 impl kernel::InPlaceModule for Bench {
-    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
-        // SAFETY: Called once, before any use of `DEVICE`.
-        unsafe { DEVICE.init() };
+    fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // SAFETY: Called once, before any use of `DEVICE` and `EDU`.
+        unsafe {
+            DEVICE.init();
+            EDU.init();
+        }
         // SAFETY: Plain C call.
         let dev = unsafe { rgup_bench_device_create() };
         let created = !dev.is_null();
@@ -167,6 +247,7 @@ impl kernel::InPlaceModule for Bench {
             *DEVICE.lock() = Some(BenchDevice(dev));
         }
         try_pin_init!(Self {
+            _driver <- kernel::driver::Registration::new(c"rgup_bench", module),
             _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions {
                 name: c"rgup_bench",
             }),
@@ -187,16 +268,16 @@ impl MiscDevice for BenchFile {
     }
 
     fn ioctl(_me: &BenchFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        if cmd != RGUP_BENCH_P2P && cmd != RGUP_BENCH_PIN {
+        if cmd != RGUP_BENCH_P2P && cmd != RGUP_BENCH_PIN && cmd != RGUP_BENCH_DMA {
             return Err(ENOTTY);
         }
         let user = UserSlice::new(UserPtr::from_addr(arg), size_of::<BenchArgs>());
         let (mut reader, mut writer) = user.reader_writer();
         let mut args: BenchArgs = reader.read()?;
-        if cmd == RGUP_BENCH_PIN {
-            bench_pin(&mut args)?;
-        } else {
-            bench_p2p(&mut args)?;
+        match cmd {
+            RGUP_BENCH_PIN => bench_pin(&mut args)?,
+            RGUP_BENCH_DMA => bench_dma(&mut args)?,
+            _ => bench_p2p(&mut args)?,
         }
         writer.write(&args)?;
         Ok(0)
@@ -284,4 +365,34 @@ fn bench_p2p(args: &mut BenchArgs) -> Result {
         _ => return Err(EINVAL),
     }
     Ok(())
+}
+
+/// `RGUP_BENCH_DMA`: `iters` maps and unmaps of a pin of current's `[addr, addr + len)` for
+/// `edu`: as a [`DmaRegion`](rgup::dma::DmaRegion) (impl 0) or with [`PinnedPages::dma_map`](rgup::pin::PinnedPages::dma_map) (impl 1).
+fn bench_dma(args: &mut BenchArgs) -> Result {
+    let addr = usize::try_from(args.addr).map_err(|_| EINVAL)?;
+    let len = usize::try_from(args.len).map_err(|_| EINVAL)?;
+    let edu = EDU.lock().as_ref().cloned().ok_or(ENODEV)?;
+    let mut pinned = Some(PinRequest::new(addr, len, Access::Write).pin()?);
+    edu.with(|dev| -> Result {
+        let dir = DataDirection::Bidirectional;
+        let start = Instant::<Monotonic>::now();
+        for _ in 0..args.iters {
+            let pages = pinned.take().ok_or(EINVAL)?;
+            match args.implementation {
+                0 => {
+                    let region = pages.into_dma_region(dev, dir, Idle)?;
+                    args.segments = region.segments()?.len() as u32;
+                    pinned = Some(region.into_pages());
+                }
+                1 => {
+                    args.segments = pages.dma_map(dev, dir)?.segment_count() as u32;
+                    pinned = Some(pages);
+                }
+                _ => return Err(EINVAL),
+            }
+        }
+        args.ns = start.elapsed().as_nanos() as u64;
+        Ok(())
+    })?
 }
