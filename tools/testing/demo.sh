@@ -3,7 +3,7 @@
 #
 # `make demo`: from nothing to rgup running in a test kernel, with a progress
 # line per stage. The first run bootstraps the toolchain and builds the test
-# kernel (about 15-20 minutes here); later runs take about a minute.
+# kernel; how long that and a warm run take: README.md, "How long it takes".
 
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
