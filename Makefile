@@ -56,11 +56,33 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 
 all: modules
 
+# The kernel options rgup's modules need (README.md, "Requirements"), read
+# from the kernel build's include/config/auto.conf, so that a kernel without
+# them stops here, naming them, rather than in rustc, modpost or insmod.
+# KUnit is only needed for rgup's KUnit suites: without it they are not built.
+RGUP_KCONFIG_NEEDED := RUST MODULES MMU_NOTIFIER HMM_MIRROR PCI_P2PDMA ZONE_DEVICE DEBUG_FS
+
 kdir-check:
 	@test -f $(KDIR)/Module.symvers || { \
 	  echo "rgup: no built kernel in KDIR=$(KDIR)." >&2; \
 	  echo "rgup: run 'make bootstrap kernel' (or pass KDIR=<built 7.3 tree>)." >&2; \
 	  exit 1; }
+	@conf=$(KDIR)/include/config/auto.conf; missing=; \
+	test -f $$conf || { \
+	  echo "rgup: KDIR=$(KDIR) has no include/config/auto.conf: not a configured kernel build." >&2; \
+	  exit 1; }; \
+	for c in $(RGUP_KCONFIG_NEEDED); do \
+	  grep -q "^CONFIG_$$c=y$$" $$conf 2>/dev/null || missing="$$missing CONFIG_$$c"; \
+	done; \
+	test -z "$$missing" || { \
+	  echo "rgup: the kernel in KDIR=$(KDIR) lacks:$$missing" >&2; \
+	  echo "rgup: rgup needs each of them =y (read from $$conf)." >&2; \
+	  echo "rgup: MMU_NOTIFIER and HMM_MIRROR cannot be set alone: an option must select" >&2; \
+	  echo "rgup: them, e.g. TEST_HMM=m as tools/testing/kernel/test.config does." >&2; \
+	  echo "rgup: See README.md, Requirements." >&2; \
+	  exit 1; }; \
+	grep -q '^CONFIG_KUNIT=y$$' $$conf || \
+	  echo "rgup: note: CONFIG_KUNIT is not =y in KDIR=$(KDIR): rgup's KUnit suites are not built." >&2
 
 modules: kdir-check
 	$(KMAKE) modules

@@ -9,11 +9,10 @@
 //! are therefore never Rust data. [`UserPage`] copies them with `memcpy()` through a
 //! [`kernel::io::SysMem`] view, the kernel crate's accessor of memory shared with hardware: a
 //! concurrent access gives unspecified bytes, never undefined behaviour, as
-//! [`kernel::uaccess::UserSlice`] promises for user addresses.
-//! [`Page::read_raw`](kernel::page::Page::read_raw) and
-//! [`Page::write_raw`](kernel::page::Page::write_raw) require that no other access races with
-//! theirs, which nobody can promise for user memory, so rgup does not hand out a
-//! [`BorrowedPage`].
+//! [`kernel::uaccess::UserSlice`] promises for user addresses. A [`BorrowedPage`]'s
+//! [`read_raw`](kernel::page::Page::read_raw) and [`write_raw`](kernel::page::Page::write_raw)
+//! require that no other access races with theirs, which nobody can promise for user memory, so
+//! rgup does not hand out a [`BorrowedPage`].
 //!
 //! C header: [`include/linux/highmem.h`](srctree/include/linux/highmem.h)
 

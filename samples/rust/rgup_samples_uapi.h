@@ -37,11 +37,17 @@ struct rgup_sample_mirror_info {
 #define RGUP_SAMPLE_MIRROR_READ _IOWR('r', 0x11, struct rgup_sample_mirror_read)
 #define RGUP_SAMPLE_MIRROR_INFO _IOWR('r', 0x12, struct rgup_sample_mirror_info)
 
-/* /dev/rgup_sample_p2p: rgup::p2p on QEMU's edu device */
+/*
+ * /dev/rgup_sample_p2p: rgup::p2p on QEMU's edu device. COPY: src -> edu ->
+ * dst. STAGE: src -> edu -> P2P memory the driver allocates -> edu -> dst.
+ * Out: the kind and the first DMA address of the source's list and of the
+ * destination's, except that for STAGE dst_kind and dst_dma describe the
+ * staging buffer.
+ */
 struct rgup_sample_p2p_copy {
 	__u64 src, dst, len;
 	__u32 src_kind, dst_kind;	/* out: RGUP_SAMPLE_P2P_KIND_* */
-	__u64 src_dma, dst_dma;
+	__u64 src_dma, dst_dma;		/* out */
 };
 
 #define RGUP_SAMPLE_P2P_KIND_BUS	1	/* a PCI bus address */

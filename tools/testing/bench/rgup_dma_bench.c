@@ -68,6 +68,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		size_t len = (size_t)cases[i].pages * getpagesize();
 		void *buf = buffer(cases[i].pages, cases[i].huge);
+		const char *thp = cases[i].huge ? " (THP)" : "";
 		unsigned int segs[2] = { 0, 0 };
 
 		if (!buf) {
@@ -89,14 +90,13 @@ int main(int argc, char **argv)
 				segs[which] = b.segments;
 				if (r < 0)
 					continue;
-				snprintf(name, sizeof(name), "%u pages%s", cases[i].pages,
-					 cases[i].huge ? " (THP)" : "");
+				snprintf(name, sizeof(name), "%u pages%s", cases[i].pages, thp);
 				bench_csv_row(csv, "dma", "map + unmap", name, len, names[which], r,
 					      b.ns / 1e3 / cases[i].iters);
 			}
 		}
 		printf("dma: %u pages%s: done (segments: DmaRegion %u, dma_map_sgtable %u)\n",
-		       cases[i].pages, cases[i].huge ? " (THP)" : "", segs[0], segs[1]);
+		       cases[i].pages, thp, segs[0], segs[1]);
 		fflush(stdout);
 	}
 	fclose(csv);

@@ -5,6 +5,7 @@
  *
  *   rgup_pin_demo EXT4_DIR
  */
+#define _GNU_SOURCE	/* strerrorname_np() */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -18,6 +19,39 @@
 #include <linux/rgup.h>
 
 #include <rgup_samples_uapi.h>
+
+/* The names of enum rgup_reason and enum rgup_vma_kind (linux/rgup.h). */
+static const char *const reason_names[] = {
+	[RGUP_REASON_NONE] = "RGUP_REASON_NONE",
+	[RGUP_REASON_IO_PFNMAP] = "RGUP_REASON_IO_PFNMAP",
+	[RGUP_REASON_FSDAX] = "RGUP_REASON_FSDAX",
+	[RGUP_REASON_SECRETMEM] = "RGUP_REASON_SECRETMEM",
+	[RGUP_REASON_DIRTY_TRACKED_FILE] = "RGUP_REASON_DIRTY_TRACKED_FILE",
+	[RGUP_REASON_NOT_WRITABLE] = "RGUP_REASON_NOT_WRITABLE",
+	[RGUP_REASON_NOT_READABLE] = "RGUP_REASON_NOT_READABLE",
+	[RGUP_REASON_ARCH_DENIED] = "RGUP_REASON_ARCH_DENIED",
+	[RGUP_REASON_HOLE] = "RGUP_REASON_HOLE",
+	[RGUP_REASON_INVALID_RANGE] = "RGUP_REASON_INVALID_RANGE",
+	[RGUP_REASON_TOO_LARGE] = "RGUP_REASON_TOO_LARGE",
+};
+
+static const char *const vma_kind_names[] = {
+	[RGUP_VMA_NONE] = "RGUP_VMA_NONE",
+	[RGUP_VMA_ANONYMOUS] = "RGUP_VMA_ANONYMOUS",
+	[RGUP_VMA_SHMEM] = "RGUP_VMA_SHMEM",
+	[RGUP_VMA_HUGETLB] = "RGUP_VMA_HUGETLB",
+	[RGUP_VMA_FILE] = "RGUP_VMA_FILE",
+	[RGUP_VMA_SECRETMEM] = "RGUP_VMA_SECRETMEM",
+	[RGUP_VMA_IO_PFNMAP] = "RGUP_VMA_IO_PFNMAP",
+	[RGUP_VMA_FSDAX] = "RGUP_VMA_FSDAX",
+};
+
+#define NAMES(a) (sizeof(a) / sizeof(*(a)))
+
+static const char *name_of(const char *const *names, size_t n, unsigned int v)
+{
+	return v < n && names[v] ? names[v] : "(unknown)";
+}
 
 static long vm_pin_kb(void)
 {
@@ -52,16 +86,18 @@ int main(int argc, char **argv)
 	memset(mem, 1, len);
 	p.addr = (uintptr_t)mem;
 	p.len = len;
-	printf("VmPin before: %ld kB\n", vm_pin_kb());
+	printf("this process's VmPin (/proc/self/status: what it has pinned) before: %ld kB\n",
+	       vm_pin_kb());
 	if (ioctl(fd, RGUP_IOC_PIN, &p))
 		return perror("RGUP_IOC_PIN"), 1;
-	printf("pinned 64 KiB of anonymous memory for device writes: handle %u, ",
+	printf("RGUP_IOC_PIN of 64 KiB of anonymous memory for device writes: handle %u, ",
 	       p.handle);
-	printf("%llu pages in %llu folio(s); VmPin now %ld kB\n", (unsigned long long)p.nr_pages,
-	       (unsigned long long)p.nr_folios, vm_pin_kb());
+	printf("%llu pages in %llu folio(s); VmPin now %ld kB (charged against RLIMIT_MEMLOCK)\n",
+	       (unsigned long long)p.nr_pages, (unsigned long long)p.nr_folios, vm_pin_kb());
 	u.handle = p.handle;
-	ioctl(fd, RGUP_IOC_UNPIN, &u);
-	printf("unpinned: VmPin back to %ld kB\n", vm_pin_kb());
+	if (ioctl(fd, RGUP_IOC_UNPIN, &u))
+		return perror("RGUP_IOC_UNPIN"), 1;
+	printf("RGUP_IOC_UNPIN: unpinned and uncharged, VmPin back to %ld kB\n", vm_pin_kb());
 
 	snprintf(path, sizeof(path), "%s/demo-file", argv[1]);
 	ffd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -70,10 +106,15 @@ int main(int argc, char **argv)
 	dst = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, ffd, 0);
 	c.addr = (uintptr_t)dst;
 	c.len = page;
-	ioctl(fd, RGUP_IOC_CHECK, &c);
-	printf("R/W pin of a MAP_SHARED ext4 file: %s (%s), reason %u, VMA %#llx-%#llx\n",
-	       c.error ? "refused" : "allowed", strerror(-c.error), c.reason,
-	       (unsigned long long)c.vma_start, (unsigned long long)c.vma_end);
+	if (ioctl(fd, RGUP_IOC_CHECK, &c))
+		return perror("RGUP_IOC_CHECK"), 1;
+	printf("RGUP_IOC_CHECK, would a read-write pin of a MAP_SHARED ext4 file pass? %s",
+	       c.error ? "no, " : "yes\n");
+	if (c.error)
+		printf("%s (%s), reason %s, VMA %#llx-%#llx (%s)\n", strerrorname_np(-c.error),
+		       strerror(-c.error), name_of(reason_names, NAMES(reason_names), c.reason),
+		       (unsigned long long)c.vma_start, (unsigned long long)c.vma_end,
+		       name_of(vma_kind_names, NAMES(vma_kind_names), c.vma_kind));
 
 	dfd = open("/dev/rgup_sample_dma", O_RDWR);
 	if (dfd < 0)
@@ -84,12 +125,16 @@ int main(int argc, char **argv)
 	cp = (struct rgup_sample_dma_copy){ (uintptr_t)src, (uintptr_t)mem + 7, 5 * page + 99 };
 	if (ioctl(dfd, RGUP_SAMPLE_DMA_COPY, &cp))
 		return perror("RGUP_SAMPLE_DMA_COPY"), 1;
-	printf("sample DMA engine copied %ld bytes between two pinned buffers: %s\n",
-	       5 * page + 99,
+	printf("rgup_sample_dma copied %ld bytes between two buffers of this process, ",
+	       5 * page + 99);
+	printf("each pinned by the driver for the copy: %s\n",
 	       memcmp(src, mem + 7, 5 * page + 99) ? "MISMATCH" : "verified byte for byte");
 	cp = (struct rgup_sample_dma_copy){ (uintptr_t)src, (uintptr_t)dst, page };
-	printf("sample DMA engine into the MAP_SHARED ext4 file: %s\n",
-	       ioctl(dfd, RGUP_SAMPLE_DMA_COPY, &cp) ? strerror(errno) : "copied?!");
+	if (ioctl(dfd, RGUP_SAMPLE_DMA_COPY, &cp))
+		printf("rgup_sample_dma asked to copy into the MAP_SHARED ext4 file: %s, %s (%s)\n",
+		       "refused", strerrorname_np(errno), strerror(errno));
+	else
+		printf("rgup_sample_dma asked to copy into the MAP_SHARED ext4 file: copied?!\n");
 	unlink(path);
 	return 0;
 }

@@ -84,7 +84,7 @@ if [ "$(cat "$O/.rgup-built-key" 2>/dev/null)" = "$config_key" ] && [ -z "${RGUP
 fi
 
 jobs=$(( $(nproc) + 1 ))
-rgup_stage "kernel[$name]: building in $O with -j$jobs (10-15 min from scratch; log $O/build.log)"
+rgup_stage "kernel[$name]: building in $O with -j$jobs (from scratch: README.md, \"How long it takes\"; log $O/build.log)"
 if ! kmake -j"$jobs" bzImage modules > "$O/build.log" 2>&1; then
 	tail -n 40 "$O/build.log" >&2
 	rgup_die "kernel build failed; full log: $O/build.log"
