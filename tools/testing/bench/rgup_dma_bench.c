@@ -68,13 +68,15 @@ int main(int argc, char **argv)
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		size_t len = (size_t)cases[i].pages * getpagesize();
 		void *buf = buffer(cases[i].pages, cases[i].huge);
-		const char *thp = cases[i].huge ? " (THP)" : "";
+		const char *thp = "";
 		unsigned int segs[2] = { 0, 0 };
 
 		if (!buf) {
 			perror("mmap");
 			return 1;
 		}
+		if (cases[i].huge)
+			thp = " (THP)";
 		for (r = -1; r < ROUNDS; r++) {	/* round -1 warms up */
 			for (k = 0; k < 2; k++) {
 				int which = r % 2 ? 1 - k : k;
@@ -84,7 +86,8 @@ int main(int argc, char **argv)
 				};
 
 				if (ioctl(fd, RGUP_BENCH_DMA, &b)) {
-					perror("RGUP_BENCH_DMA (edu behind an IOMMU bound by rgup_bench?)");
+					/* edu behind an IOMMU, bound by rgup_bench? */
+					perror("RGUP_BENCH_DMA");
 					return 1;
 				}
 				segs[which] = b.segments;
