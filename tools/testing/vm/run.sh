@@ -19,6 +19,10 @@
 #   --p2p            add the P2P topology: a PCIe switch with an NVMe whose
 #                    CMB is p2pmem (provider) and QEMU's edu device (client)
 #   --p2p-split      the same devices, but edu on a separate root port
+#   --movable        the top 128 MiB of RAM in ZONE_MOVABLE (movablecore=):
+#                    user memory lands there, and long-term pins must
+#                    migrate it out first
+#   --append ARGS    more kernel command line
 #   --cpus N, --memory SIZE
 #
 # Exit status: the command's, or 124 on timeout, or 125 when the command
@@ -30,7 +34,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../rgup-env.sh"
 
-kdir=$RGUP_KBUILD out= log= timeout=900 p2p= cpus=2 memory=2G
+kdir=$RGUP_KBUILD out= log= timeout=900 p2p= cpus=2 memory=2G append=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kdir) kdir=$2; shift 2 ;;
@@ -39,6 +43,8 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift 2 ;;
 	--p2p) p2p=switch; shift ;;
 	--p2p-split) p2p=split; shift ;;
+	--movable) append="$append movablecore=128M"; shift ;;
+	--append) append="$append $2"; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--memory) memory=$2; shift 2 ;;
 	--) shift; break ;;
@@ -96,12 +102,12 @@ if [ "${RGUP_KVM:-auto}" != no ] && [ "$(kvm_probe)" = yes ]; then
 fi
 
 vng_args=(--run "$kdir" "${accel[@]}" --disable-microvm --force-9p --verbose
-	  --cpus "$cpus" --memory "$memory" --append "oops=panic panic=-1")
+	  --cpus "$cpus" --memory "$memory" --append "oops=panic panic=-1$append")
 [ -z "$out" ] || vng_args+=(--rwdir "$out")
 [ ${#qemu_opts[@]} = 0 ] || vng_args+=("--qemu-opts=${qemu_opts[*]}")
 cmd=$(printf '%q ' "$@")
 
-rgup_stage "vm: booting $(basename "$kdir") kernel (${accel[*]}, $cpus cpus, $memory${p2p:+, p2p=$p2p}); log $log"
+rgup_stage "vm: booting $(basename "$kdir") kernel (${accel[*]}, $cpus cpus, $memory${p2p:+, p2p=$p2p}${append:+,$append}); log $log"
 set +e
 timeout -k 15 "$timeout" vng "${vng_args[@]}" --exec "cd $(printf %q "$PWD") && $cmd" \
 	</dev/null 2>&1 | tee -a "$log"
