@@ -86,7 +86,8 @@ wait_hugepages_free() {
 # (seconds), its output (TAP) into FILE. Sets RGUP_PROG_FAILURE to why the
 # program failed as a whole, or to nothing when its own TAP speaks for it:
 # skipped as a whole (exit 4: it ran nothing), timed out, killed by a signal
-# (the OOM killer named as such), or a non-zero exit without any "not ok".
+# (the OOM killer named as such), or a non-zero exit without any "not ok"
+# or "Bail out!".
 rgup_run_prog() {
 	local file=$1 limit=$2 rc start ooms sig
 	shift 2
@@ -106,7 +107,7 @@ rgup_run_prog() {
 		fi
 	elif [ "$rc" = 4 ]; then
 		RGUP_PROG_FAILURE="skipped as a whole (exit 4)"
-	elif [ "$rc" != 0 ] && ! grep -q '^not ok' "$file"; then
+	elif [ "$rc" != 0 ] && ! grep -qE '^(not ok|Bail out!)' "$file"; then
 		RGUP_PROG_FAILURE="exited with status $rc without a failing result"
 	fi
 	echo "# $(basename "$file"): exit status $rc${RGUP_PROG_FAILURE:+: $RGUP_PROG_FAILURE}, $((SECONDS - start)) s"
