@@ -208,6 +208,18 @@ class Manifest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn('new.tap: not in the manifest', out)
 
+    def test_lines_for_one_kernel(self):
+        self.write('a.tap', '1..2\nok 1 x\nok 2 y\n')
+        manifest = 'test: file a.tap 3\ndebug: file a.tap 2\n'
+        rc, out = self.run_main(manifest)
+        self.assertEqual(rc, 1)
+        self.assertIn('a.tap: 2 results, expected at least 3', out)
+        self.write('manifest', manifest)
+        with contextlib.redirect_stdout(io.StringIO()):
+            rc = tap_summary.main(['--manifest', os.path.join(self.dir.name, 'manifest'),
+                                   '--dir', self.dir.name, '--kernel', 'debug'])
+        self.assertEqual(rc, 0)
+
     def test_bad_manifest_line(self):
         with self.assertRaises(ValueError):
             self.run_main('file a.tap\n')
