@@ -113,6 +113,7 @@ vm_boot() {
 	0) host_lines+=("ok $host_n $what: clean exit, no kernel splat") ;;
 	124) host_lines+=("not ok $host_n $what: timed out (see $(basename "$out_file"))") ;;
 	125) host_lines+=("not ok $host_n $what: kernel splat in the console log") ;;
+	137) host_lines+=("not ok $host_n $what: QEMU killed by SIGKILL (the host's OOM killer?)") ;;
 	*) host_lines+=("not ok $host_n $what: exit status $rc (see $(basename "$out_file"))") ;;
 	esac
 	tail -n 3 "$out_file" >&2

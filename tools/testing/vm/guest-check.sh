@@ -137,7 +137,7 @@ run_test() { # run_test NAME LIMIT [ARG...]: one kselftest, its TAP in NAME.tap
 
 run_test rgup_dev_test 120
 run_test rgup_pin_test 300
-run_test rgup_mirror_test 900
+run_test rgup_mirror_test 700
 run_test rgup_sample_dma_test 120
 run_test rgup_sample_mirror_test 120
 run_test rgup_ioctl_fuzz 300

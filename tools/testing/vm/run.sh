@@ -25,7 +25,8 @@
 #   --append ARGS    more kernel command line
 #   --cpus N, --memory SIZE
 #
-# Exit status: the command's, or 124 on timeout, or 125 when the command
+# Exit status: the command's, or 124 on timeout, 137 when QEMU was killed
+# before it (the host's OOM killer?), or 125 when the command
 # succeeded but the kernel log shows a splat (WARNING:, BUG:, Oops, KASAN,
 # lockdep, "Call Trace:", ...; its lines are also written to LOG.splats).
 # The last line printed names the log.
@@ -109,6 +110,7 @@ cmd=$(printf '%q ' "$@")
 
 rgup_stage "vm: booting $(basename "$kdir") kernel (${accel[*]}, $cpus cpus, $memory${p2p:+, p2p=$p2p}${append:+,$append}); log $log"
 set +e
+start=$SECONDS
 timeout -k 15 "$timeout" vng "${vng_args[@]}" --exec "cd $(printf %q "$PWD") && $cmd" \
 	</dev/null 2>&1 | tee -a "$log"
 rc=${PIPESTATUS[0]}
@@ -119,9 +121,14 @@ set -e
 # Lockdep reports are matched by their titles, not the word "lockdep", which a
 # debug kernel also prints at boot ("RCU lockdep checking is enabled").
 splat_re='WARNING:|BUG:|Oops|KASAN|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|bad unlock balance|held lock freed|Call Trace:|kernel BUG at|general protection fault|kmemleak: .*new suspected'
-if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+# 137 is SIGKILL: timeout's -k after the limit, or something else (the
+# host's OOM killer) before it.
+if [ "$rc" = 124 ] || { [ "$rc" = 137 ] && [ $((SECONDS - start)) -ge "$timeout" ]; }; then
 	echo "rgup: vm: timed out after ${timeout}s" | tee -a "$log" >&2
 	rc=124
+elif [ "$rc" = 137 ]; then
+	echo "rgup: vm: QEMU killed by SIGKILL after $((SECONDS - start))s, before the time limit" |
+		tee -a "$log" >&2
 elif grep -Eq "$splat_re" "$log"; then
 	echo "rgup: vm: kernel splat in the log:" >&2
 	grep -En "$splat_re" "$log" | tee "$log.splats" | head -n 20 >&2
