@@ -11,8 +11,11 @@
 #   3. build the modules and the kselftests
 #   4. boot the test kernel in QEMU and run tools/testing/vm/guest-check.sh:
 #      KUnit suites at insmod, the rgup kselftests, leak invariants; the
-#      runner fails on any kernel splat or timeout
-#   5. count every TAP result and print "N passed, N failed, N skipped"
+#      runner fails on any kernel splat or timeout. Then three short boots:
+#      the P2P topology twice (guest-p2p.sh), ZONE_MOVABLE (guest-movable.sh)
+#   5. count every TAP result against tools/testing/expected-results (every
+#      file and KUnit suite there, with at least its results and at most its
+#      skips) and print "N passed, N failed, N skipped"
 #
 # Results and logs go to $RGUP_LOGS/check-<time>/ (printed at the end).
 #
@@ -42,12 +45,16 @@ mm_out=$RGUP_CACHE/build/selftests-mm
 vm_timeout=${RGUP_VM_TIMEOUT:-1200}
 p2p_timeout=600
 stress_seconds=10
+# Multiplies the guest scripts' per-program time limits (each below the
+# VM's limit, so that a hang is named).
+time_scale=1
 if [ -n "$debug" ]; then
 	tree=$RGUP_CACHE/build/debug-tree
 	mm_out=$RGUP_CACHE/build/selftests-mm-debug
 	vm_timeout=${RGUP_VM_TIMEOUT:-3600}
 	p2p_timeout=1200
 	stress_seconds=60
+	time_scale=3
 	mkdir -p "$tree"
 	# Sources only: tracked and untracked-but-not-ignored files.
 	git ls-files -co --exclude-standard -z |
@@ -78,6 +85,8 @@ host_check() {
 	return 1
 }
 
+# The counting itself: tap_summary.py on hand-made TAP.
+host_check "tap_summary.py unit tests" python3 "$here/test_tap_summary.py"
 if [ -z "$debug" ]; then
 	host_check "rustfmt --check" make -s rustfmtcheck
 	host_check "checkpatch --strict on C sources" make -s checkpatch
@@ -108,49 +117,53 @@ host_check "export check: every public item of rgup links against the SDK" \
 		"$3/export-check" "$2" /usr/bin/rustc -19' \
 	sh "$tree" "$RGUP_KBUILD" "$out"
 
-vm_rc=skipped
+# vm_boot WHAT LOG RUN.SH-OPTIONS... -- GUEST-SCRIPT ARGS...: one boot, one
+# host result for how it ended (run.sh: 124 timed out, 125 kernel splat).
+vm_boot() {
+	local what=$1 out_file=$2 rc
+	shift 2
+	rgup_stage "check: $what"
+	"$here/vm/run.sh" --out "$out" "$@" > "$out_file" 2>&1
+	rc=$?
+	host_n=$((host_n + 1))
+	case $rc in
+	0) host_lines+=("ok $host_n $what: clean exit, no kernel splat") ;;
+	124) host_lines+=("not ok $host_n $what: timed out (see $(basename "$out_file"))") ;;
+	125) host_lines+=("not ok $host_n $what: kernel splat in the console log") ;;
+	137) host_lines+=("not ok $host_n $what: QEMU killed by SIGKILL (the host's OOM killer?)") ;;
+	*) host_lines+=("not ok $host_n $what: exit status $rc (see $(basename "$out_file"))") ;;
+	esac
+	tail -n 3 "$out_file" >&2
+}
+guest_env=(env KSRC="$RGUP_KSRC" KBUILD="$RGUP_KBUILD" UPSTREAM_MM="$mm_out"
+	   EXTERNAL_ROOT="$out/modroot" RGUP_STRESS_SECONDS="$stress_seconds"
+	   RGUP_TIME_SCALE="$time_scale")
 if [ "$built" = 1 ]; then
-	rgup_stage "check: tests in QEMU"
-	KSRC=$RGUP_KSRC "$here/vm/run.sh" --out "$out" --log "$out/console.log" \
-		--timeout "$vm_timeout" -- \
-		env KSRC="$RGUP_KSRC" KBUILD="$RGUP_KBUILD" UPSTREAM_MM="$mm_out" \
-		EXTERNAL_ROOT="$out/modroot" \
-		RGUP_STRESS_SECONDS="$stress_seconds" \
-		"$tree/tools/testing/vm/guest-check.sh" "$out" > "$out/vm.out" 2>&1
-	vm_rc=$?
-	tail -n 5 "$out/vm.out" >&2
-fi
-# Three short boots with the P2P topology (PCIe switch, NVMe CMB, edu): edu
-# behind the NVMe's switch (bus-address DMA end to end), then on another
-# root port (unreachable: EREMOTEIO), then the switch behind an IOMMU.
-if [ "$built" = 1 ]; then
-	rgup_stage "check: P2P DMA in QEMU (switch)"
-	"$here/vm/run.sh" --p2p --out "$out" --log "$out/console-p2p.log" --timeout "$p2p_timeout" -- \
-		"$tree/tools/testing/vm/guest-p2p.sh" "$out" > "$out/vm-p2p.out" 2>&1 ||
-		vm_rc=${vm_rc/#0/p2p}
-	rgup_stage "check: P2P DMA in QEMU (split root ports)"
-	"$here/vm/run.sh" --p2p-split --out "$out" --log "$out/console-p2p-split.log" \
-		--timeout "$p2p_timeout" -- \
-		"$tree/tools/testing/vm/guest-p2p.sh" "$out" split > "$out/vm-p2p-split.out" 2>&1 ||
-		vm_rc=${vm_rc/#0/p2p}
+	vm_boot "VM run" "$out/vm.out" \
+		--log "$out/console.log" --timeout "$vm_timeout" -- \
+		"${guest_env[@]}" "$tree/tools/testing/vm/guest-check.sh" "$out"
+	# Three short boots with the P2P topology (PCIe switch, NVMe CMB, edu):
+	# edu behind the NVMe's switch (bus-address DMA end to end), on another
+	# root port (unreachable: EREMOTEIO), and behind an IOMMU.
+	vm_boot "VM run with the P2P topology (switch)" "$out/vm-p2p.out" \
+		--p2p --log "$out/console-p2p.log" --timeout "$p2p_timeout" -- \
+		"${guest_env[@]}" "$tree/tools/testing/vm/guest-p2p.sh" "$out"
+	vm_boot "VM run with the P2P topology (split root ports)" "$out/vm-p2p-split.out" \
+		--p2p-split --log "$out/console-p2p-split.log" --timeout "$p2p_timeout" -- \
+		"${guest_env[@]}" "$tree/tools/testing/vm/guest-p2p.sh" "$out" split
 	# The same switch behind QEMU's intel-iommu (strict): registered regions
 	# as one IOVA range each, a stale IOVA blocked, unbind while registered.
-	rgup_stage "check: DMA behind an IOMMU in QEMU (intel-iommu, strict)"
-	"$here/vm/run.sh" --p2p --iommu --out "$out" --log "$out/console-p2p-iommu.log" \
-		--timeout "$p2p_timeout" -- \
-		"$tree/tools/testing/vm/guest-p2p.sh" "$out" iommu > "$out/vm-p2p-iommu.out" 2>&1 ||
-		vm_rc=${vm_rc/#0/p2p}
+	vm_boot "VM run with the P2P topology behind intel-iommu (strict)" "$out/vm-p2p-iommu.out" \
+		--p2p --iommu --log "$out/console-p2p-iommu.log" --timeout "$p2p_timeout" -- \
+		"${guest_env[@]}" "$tree/tools/testing/vm/guest-p2p.sh" "$out" iommu
+	# One with ZONE_MOVABLE: long-term pins migrate out of it.
+	vm_boot "VM run with ZONE_MOVABLE (movablecore=)" "$out/vm-movable.out" \
+		--movable --log "$out/console-movable.log" --timeout "$p2p_timeout" -- \
+		"${guest_env[@]}" "$tree/tools/testing/vm/guest-movable.sh" "$out"
+else
+	host_n=$((host_n + 1))
+	host_lines+=("not ok $host_n VM runs: not started, the build failed")
 fi
-
-host_n=$((host_n + 1))
-case $vm_rc in
-0) host_lines+=("ok $host_n VM run: clean exit, no kernel splat") ;;
-124) host_lines+=("not ok $host_n VM run: timed out") ;;
-125) host_lines+=("not ok $host_n VM run: kernel splat in the console log") ;;
-skipped) host_lines+=("not ok $host_n VM run: not started, the build failed") ;;
-p2p) host_lines+=("not ok $host_n VM run with the P2P topology failed (see vm-p2p.out)") ;;
-*) host_lines+=("not ok $host_n VM run: exit status $vm_rc") ;;
-esac
 
 {
 	echo "TAP version 13"
@@ -170,9 +183,5 @@ if [ -f "$out/hardening.txt" ]; then
 fi
 
 rgup_stage "check: results in $out"
-shopt -s nullglob
-tap_files=("$host_tap")
-for f in "$out"/*.tap; do
-	[ "$f" = "$host_tap" ] || tap_files+=("$f")
-done
-python3 "$here/tap_summary.py" "${tap_files[@]}"
+python3 "$here/tap_summary.py" --manifest "$here/expected-results" --dir "$out" \
+	--kernel "$RGUP_KCONFIG_NAME"

@@ -9,20 +9,39 @@
 # releases the huge pages of a registered buffer asynchronously, and the
 # next case of upstream gup_longterm must still find two free ones (with
 # fewer, its io_uring hugetlb case skipped in one run and not in the other).
+# The image is sparse, in the guest's tmpfs: 64 MiB for the tests' files,
+# room for the swap file below.
 
 RGUP_EXT4=/tmp/rgup-ext4
 
 rgup_guest_env_up() {
 	echo 32 > /proc/sys/vm/nr_hugepages
-	mkdir -p "$RGUP_EXT4" && truncate -s 64M /tmp/rgup-ext4.img &&
+	mkdir -p "$RGUP_EXT4" && truncate -s 256M /tmp/rgup-ext4.img &&
 		mkfs.ext4 -q -F /tmp/rgup-ext4.img &&
 		mount -o loop /tmp/rgup-ext4.img "$RGUP_EXT4" &&
 		touch "$RGUP_EXT4/.rgup-mounted"
 }
 
 rgup_guest_env_down() {
+	rgup_guest_swap_down
 	umount "$RGUP_EXT4" 2>/dev/null
 	rm -f /tmp/rgup-ext4.img
+}
+
+# Swap: a file on the ext4 test filesystem, so that MADV_PAGEOUT really
+# swaps anonymous and shmem pages out (upstream cow's swap cases, rgup's
+# dirty-on-release and memfd tests). 128 MiB: cow swaps out at most a few
+# THPs at a time. CONFIG_SWAP is in the test kernel.
+RGUP_SWAP=$RGUP_EXT4/swapfile
+
+rgup_guest_swap_up() {
+	fallocate -l 128M "$RGUP_SWAP" && chmod 600 "$RGUP_SWAP" &&
+		mkswap -q "$RGUP_SWAP" && swapon "$RGUP_SWAP"
+}
+
+rgup_guest_swap_down() {
+	swapoff "$RGUP_SWAP" 2>/dev/null
+	rm -f "$RGUP_SWAP"
 }
 
 # FOLL_PIN pins held system-wide right now (acquired - released). Bash
@@ -61,4 +80,56 @@ wait_hugepages_free() {
 	done
 	echo "# $free of $total huge pages free after 60 s" >&2
 	return 1
+}
+
+# rgup_run_prog FILE LIMIT CMD...: run one test program with a time limit
+# (seconds), its output (TAP) into FILE. Sets RGUP_PROG_FAILURE to why the
+# program failed as a whole, or to nothing when its own TAP speaks for it:
+# skipped as a whole (exit 4: it ran nothing), timed out, killed by a signal
+# (the OOM killer named as such), or a non-zero exit without any "not ok"
+# or "Bail out!".
+rgup_run_prog() {
+	local file=$1 limit=$2 rc start ooms sig
+	shift 2
+	ooms=$(dmesg | grep -c 'Out of memory: Killed process')
+	start=$SECONDS
+	timeout -k 10 "$limit" "$@" > "$file" 2>&1
+	rc=$?
+	RGUP_PROG_FAILURE=
+	if [ "$rc" = 124 ] || { [ "$rc" = 137 ] && [ $((SECONDS - start)) -ge "$limit" ]; }; then
+		RGUP_PROG_FAILURE="timed out after ${limit}s"
+	elif [ "$rc" -gt 128 ]; then
+		sig=$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))
+		if [ "$(dmesg | grep -c 'Out of memory: Killed process')" -gt "$ooms" ]; then
+			RGUP_PROG_FAILURE="killed by the OOM killer (SIG$sig)"
+		else
+			RGUP_PROG_FAILURE="killed by SIG$sig"
+		fi
+	elif [ "$rc" = 4 ]; then
+		RGUP_PROG_FAILURE="skipped as a whole (exit 4)"
+	elif [ "$rc" != 0 ] && ! grep -qE '^(not ok|Bail out!)' "$file"; then
+		RGUP_PROG_FAILURE="exited with status $rc without a failing result"
+	fi
+	echo "# $(basename "$file"): exit status $rc${RGUP_PROG_FAILURE:+: $RGUP_PROG_FAILURE}, $((SECONDS - start)) s"
+	[ -z "$RGUP_PROG_FAILURE" ]
+}
+
+# rgup_stats_held NAME...: the counters among NAMES of rgup's debugfs stats
+# that are not zero ("name: value"), or what is missing (the file, or a
+# counter); nothing when every one is there and zero.
+rgup_stats_held() {
+	local stats=/sys/kernel/debug/rgup/stats name v out=
+	if ! [ -r "$stats" ]; then
+		echo "$stats missing"
+		return
+	fi
+	for name in "$@"; do
+		v=$(sed -n "s/^$name: //p" "$stats")
+		if [ -z "$v" ]; then
+			out="$out $name: missing"
+		elif [ "$v" != 0 ]; then
+			out="$out $name: $v"
+		fi
+	done
+	echo ${out# }
 }

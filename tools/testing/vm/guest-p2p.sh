@@ -10,8 +10,10 @@
 # In the iommu boot only the registered regions (IOVAs, a stale IOVA blocked)
 # and the known QEMU limit for P2P behind the vIOMMU run.
 #
-# Writes p2p-topology.tap and rgup_fault_inject-p2p.tap (switch boot only),
-# rgup_p2p_test[-split].tap and p2p-guest[-split].tap (module loads, nothing
+# Writes p2p-topology[-split].tap, rgup_p2p_test[-split].tap (the cases of
+# this topology: data through the switch, or the EREMOTEIO refusal),
+# rgup_fault_inject-p2p.tap (the switch boot, where the P2P paths succeed)
+# and p2p-guest[-split].tap (module loads, how each program ended, nothing
 # held afterwards) into OUTDIR.
 
 set -u
@@ -24,16 +26,21 @@ iommu) iommu=1 ;;
 esac
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
+tests=$root/tools/testing/selftests/rgup
 sfx=${mode:+-$mode}
+scale=${RGUP_TIME_SCALE:-1}
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 . "$here/guest-env.sh"
-[ -n "$mode" ] || "$here/guest-p2p-topology.sh" "$out/p2p-topology.tap"
+"$here/guest-p2p-topology.sh" ${split:+--split} "$out/p2p-topology$sfx.tap"
 
-n=0 lines=()
+# Our TAP, line by line, the plan last (see guest-check.sh).
+tap=$out/p2p-guest$sfx.tap
+n=0
+echo "TAP version 13" > "$tap"
 result() { # result ok|not-ok DESCRIPTION
 	n=$((n + 1))
-	if [ "$1" = ok ]; then lines+=("ok $n $2"); else lines+=("not ok $n $2"); fi
+	if [ "$1" = ok ]; then echo "ok $n $2" >> "$tap"; else echo "not ok $n $2" >> "$tap"; fi
 }
 before=$(pins_outstanding)
 # rgup_test.ko: rgup_p2p_test also checks that /dev/rgup refuses peer memory.
@@ -47,31 +54,44 @@ if [ -c /dev/rgup_sample_p2p ] && dmesg | grep -q "rgup_sample_p2p.*edu .* bound
 else
 	result not-ok "the sample did not bind QEMU's edu"
 fi
+# The cases of this topology only: the others would skip. The registered
+# regions (rgup::dma) run in every boot; behind the IOMMU only they and the
+# known QEMU limit for P2P there.
 if [ -n "$iommu" ]; then
-	filter=(-f region -t behind_iommu_bus_address_dma_is_blocked)
 	if [ -d /sys/class/iommu/dmar0 ] && grep -q . /sys/kernel/iommu_groups/*/type 2>/dev/null; then
 		result ok "intel-iommu up: DMAR present, IOMMU groups"
 	else
 		result not-ok "booted with --iommu but no DMAR/IOMMU groups"
 	fi
+	cases=(-f region -t behind_iommu_bus_address_dma_is_blocked)
+elif [ -n "$split" ]; then
+	cases=(-T cmb_to_edu_to_cmb -T ram_to_cmb -T one_list_mixing_ram_and_cmb
+	       -T behind_iommu_bus_address_dma_is_blocked)
 else
-	filter=(-T behind_iommu_bus_address_dma_is_blocked)
+	cases=(-T unreachable_is_eremoteio -T behind_iommu_bus_address_dma_is_blocked)
 fi
-(cd "$root/tools/testing/selftests/rgup" &&
-	RGUP_P2P_SPLIT=$split RGUP_P2P_IOMMU=$iommu timeout 300 ./rgup_p2p_test "${filter[@]}") \
-	> "$out/rgup_p2p_test$sfx.tap" 2>&1
-# The fault-injection sweep of the P2P paths (it skips on a kernel without
-# fault injection); in the switch boot, where both of them can succeed.
-[ -n "$mode" ] ||
-	(cd "$root/tools/testing/selftests/rgup" && timeout 1200 ./rgup_fault_inject rgup_sample_p2p) \
-		> "$out/rgup_fault_inject-p2p.tap" 2>&1
-held=$(grep -E '^p2p_(lists|segments): ' /sys/kernel/debug/rgup/stats | grep -v ': 0$')
+rgup_run_prog "$out/rgup_p2p_test$sfx.tap" $((300 * scale)) \
+	env -C "$tests" RGUP_P2P_SPLIT="$split" RGUP_P2P_IOMMU="$iommu" \
+	./rgup_p2p_test "${cases[@]}" ||
+	result not-ok "rgup_p2p_test: $RGUP_PROG_FAILURE"
+# The fault-injection sweep of the P2P paths, in the switch boot, where
+# both of them can succeed.
+if [ -z "$mode" ]; then
+	rgup_run_prog "$out/rgup_fault_inject-p2p.tap" $((600 * scale)) \
+		env -C "$tests" ./rgup_fault_inject rgup_sample_p2p ||
+		result not-ok "rgup_fault_inject rgup_sample_p2p: $RGUP_PROG_FAILURE"
+fi
+held=$(rgup_stats_held p2p_lists p2p_segments pins mirrors)
 if [ -z "$held" ]; then
-	result ok "no DMA-only list outstanding"
+	result ok "no DMA-only list, pin or mirror outstanding"
 else
-	result not-ok "still held: $(echo $held)"
+	result not-ok "rgup stats: $held"
 fi
-rmmod rgup_sample_p2p rgup_test rgup || result not-ok "rmmod"
+if rmmod rgup_sample_p2p rgup_test rgup; then
+	result ok "rmmod rgup_sample_p2p rgup_test rgup"
+else
+	result not-ok "rmmod rgup_sample_p2p rgup_test rgup"
+fi
 for _ in $(seq 50); do
 	after=$(pins_outstanding)
 	[ "$after" -gt "$before" ] || break
@@ -82,9 +102,5 @@ if [ "$after" -le "$before" ]; then
 else
 	result not-ok "FOLL_PIN leak: $((after - before)) pins"
 fi
-{
-	echo "TAP version 13"
-	echo "1..$n"
-	printf '%s\n' "${lines[@]}"
-} > "$out/p2p-guest$sfx.tap"
-cat "$out/p2p-guest$sfx.tap"
+echo "1..$n" >> "$tap"
+cat "$tap"

@@ -22,9 +22,14 @@
 #   --iommu          put QEMU's intel-iommu in front (q35's DMAR) and boot with
 #                    intel_iommu=on iommu.strict=1: device DMA goes through
 #                    IOVAs, unmapped IOVAs fault; combine with --p2p
+#   --movable        the top 128 MiB of RAM in ZONE_MOVABLE (movablecore=):
+#                    user memory lands there, and long-term pins must
+#                    migrate it out first
+#   --append ARGS    more kernel command line
 #   --cpus N, --memory SIZE
 #
-# Exit status: the command's, or 124 on timeout, or 125 when the command
+# Exit status: the command's, or 124 on timeout, 137 when QEMU was killed
+# before it (the host's OOM killer?), or 125 when the command
 # succeeded but the kernel log shows a splat (WARNING:, BUG:, Oops, KASAN,
 # lockdep, "Call Trace:", ...; its lines are also written to LOG.splats).
 # The last line printed names the log.
@@ -33,7 +38,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../rgup-env.sh"
 
-kdir=$RGUP_KBUILD out= log= timeout=900 p2p= iommu= cpus=2 memory=2G
+kdir=$RGUP_KBUILD out= log= timeout=900 p2p= iommu= cpus=2 memory=2G append=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kdir) kdir=$2; shift 2 ;;
@@ -43,6 +48,8 @@ while [ $# -gt 0 ]; do
 	--p2p) p2p=switch; shift ;;
 	--p2p-split) p2p=split; shift ;;
 	--iommu) iommu=1; shift ;;
+	--movable) append="$append movablecore=128M"; shift ;;
+	--append) append="$append $2"; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--memory) memory=$2; shift 2 ;;
 	--) shift; break ;;
@@ -58,11 +65,10 @@ mkdir -p "$RGUP_LOGS"
 : > "$log"
 
 qemu_opts=()
-append="oops=panic panic=-1"
 if [ -n "$iommu" ]; then
 	# First, so that the DMAR covers every PCI device after it.
 	qemu_opts+=(-device intel-iommu)
-	append+=" intel_iommu=on iommu.strict=1"
+	append="$append intel_iommu=on iommu.strict=1"
 fi
 p2p_img=
 if [ -n "$p2p" ]; then
@@ -106,13 +112,14 @@ if [ "${RGUP_KVM:-auto}" != no ] && [ "$(kvm_probe)" = yes ]; then
 fi
 
 vng_args=(--run "$kdir" "${accel[@]}" --disable-microvm --force-9p --verbose
-	  --cpus "$cpus" --memory "$memory" --append "$append")
+	  --cpus "$cpus" --memory "$memory" --append "oops=panic panic=-1$append")
 [ -z "$out" ] || vng_args+=(--rwdir "$out")
 [ ${#qemu_opts[@]} = 0 ] || vng_args+=("--qemu-opts=${qemu_opts[*]}")
 cmd=$(printf '%q ' "$@")
 
-rgup_stage "vm: booting $(basename "$kdir") kernel (${accel[*]}, $cpus cpus, $memory${p2p:+, p2p=$p2p}${iommu:+, iommu}); log $log"
+rgup_stage "vm: booting $(basename "$kdir") kernel (${accel[*]}, $cpus cpus, $memory${p2p:+, p2p=$p2p}${iommu:+, iommu}${append:+,$append}); log $log"
 set +e
+start=$SECONDS
 timeout -k 15 "$timeout" vng "${vng_args[@]}" --exec "cd $(printf %q "$PWD") && $cmd" \
 	</dev/null 2>&1 | tee -a "$log"
 rc=${PIPESTATUS[0]}
@@ -123,9 +130,14 @@ set -e
 # Lockdep reports are matched by their titles, not the word "lockdep", which a
 # debug kernel also prints at boot ("RCU lockdep checking is enabled").
 splat_re='WARNING:|BUG:|Oops|KASAN|UBSAN|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|bad unlock balance|held lock freed|Call Trace:|kernel BUG at|general protection fault|kmemleak: .*new suspected'
-if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+# 137 is SIGKILL: timeout's -k after the limit, or something else (the
+# host's OOM killer) before it.
+if [ "$rc" = 124 ] || { [ "$rc" = 137 ] && [ $((SECONDS - start)) -ge "$timeout" ]; }; then
 	echo "rgup: vm: timed out after ${timeout}s" | tee -a "$log" >&2
 	rc=124
+elif [ "$rc" = 137 ]; then
+	echo "rgup: vm: QEMU killed by SIGKILL after $((SECONDS - start))s, before the time limit" |
+		tee -a "$log" >&2
 elif grep -Eq "$splat_re" "$log"; then
 	echo "rgup: vm: kernel splat in the log:" >&2
 	grep -En "$splat_re" "$log" | tee "$log.splats" | head -n 20 >&2

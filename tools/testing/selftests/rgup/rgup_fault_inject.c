@@ -21,11 +21,14 @@
  * rgup's own stats show no pin, mirror or P2P list. The runner fails the run
  * on any kernel splat.
  *
- *   rgup_fault_inject [PATH-NAME...]
+ *   rgup_fault_inject [-x PATTERN]... [PATTERN...]
  *
- * Needs root and a kernel with CONFIG_FAULT_INJECTION_DEBUG_FS, FAILSLAB,
- * FAIL_PAGE_ALLOC and FAULT_INJECTION_USERCOPY (tools/testing/kernel/
- * debug.config); skips without them. TAP: one result per path, then the
+ * sweeps the paths whose name contains one of the PATTERNs (every path
+ * without one) and none of the -x PATTERNs; a selected path whose node is
+ * missing fails. Needs root and a kernel with CONFIG_FAULT_INJECTION_DEBUG_FS,
+ * FAILSLAB, FAIL_PAGE_ALLOC and FAULT_INJECTION_USERCOPY (the test and debug
+ * kernels have them): without them it fails ("Bail out!"), a sweep that
+ * cannot run is no result. TAP: one result per selected path, then the
  * totals as a comment ("# injection points: ...").
  */
 #include <errno.h>
@@ -647,31 +650,49 @@ static bool sweep(struct path *p)
 	return false;
 }
 
+/* Is @p selected by the command line (see the top of the file)? */
+static bool selected(const struct path *p, int argc, char **argv)
+{
+	bool include = false, any_include = false;
+
+	for (int a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "-x") && a + 1 < argc) {
+			if (strstr(p->name, argv[++a]))
+				return false;
+			continue;
+		}
+		any_include = true;
+		include |= !!strstr(p->name, argv[a]);
+	}
+	return include || !any_include;
+}
+
 int main(int argc, char **argv)
 {
 	int total = 0, kinds[FI_KINDS] = { 0 }, failed = 0, swept = 0;
+	size_t i, n = 0, planned = 0;
 	const char *why;
-	size_t i;
 
 	pg = getpagesize();
-	printf("TAP version 13\n1..%zu\n", ARRAY_SIZE(paths));
+	for (i = 0; i < ARRAY_SIZE(paths); i++)
+		planned += selected(&paths[i], argc, argv);
+	printf("TAP version 13\n1..%zu\n", planned);
 	why = fi_setup();
 	if (why) {
 		fi_restore();
-		for (i = 0; i < ARRAY_SIZE(paths); i++)
-			printf("ok %zu %s # SKIP %s\n", i + 1, paths[i].name, why);
-		printf("# injection points: 0 (skipped: %s)\n", why);
-		return 4;
+		printf("# injection points: 0 (%s)\n", why);
+		printf("Bail out! %s\n", why);
+		return 1;
 	}
 	for (i = 0; i < ARRAY_SIZE(paths); i++) {
 		struct path *p = &paths[i];
-		bool wanted = argc < 2;
 
-		for (int a = 1; a < argc; a++)
-			wanted |= !!strstr(p->name, argv[a]);
-		if (!wanted || access(p->node, F_OK)) {
-			printf("ok %zu %s # SKIP %s\n", i + 1, p->name,
-			       wanted ? "node missing" : "not selected");
+		if (!selected(p, argc, argv))
+			continue;
+		n++;
+		if (access(p->node, F_OK)) {
+			printf("not ok %zu %s: %s missing\n", n, p->name, p->node);
+			failed++;
 			continue;
 		}
 		p->bad = !sweep(p);
@@ -681,7 +702,7 @@ int main(int argc, char **argv)
 		for (int k = 0; k < FI_KINDS; k++)
 			kinds[k] += p->kinds[k];
 		printf("%sok %zu %s: %d points (slab %d, page %d, usercopy %d)\n",
-		       p->bad ? "not " : "", i + 1, p->name, p->points,
+		       p->bad ? "not " : "", n, p->name, p->points,
 		       p->kinds[FI_SLAB], p->kinds[FI_PAGE_ALLOC], p->kinds[FI_USERCOPY]);
 		fflush(stdout);
 	}

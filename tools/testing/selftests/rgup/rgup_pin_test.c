@@ -308,6 +308,7 @@ TEST_F(pin, fork_keeps_pins_coherent_with_the_parent)
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	self->mem[0] = 'P';
 	ASSERT_EQ(0, do_rw(self->fd, p.handle, 0, 0, 1, &c));
@@ -336,16 +337,32 @@ TEST_F(pin, coherent_across_mremap_thp_split_and_pageout)
 	moved[page_size + 5] = 'M';
 	ASSERT_EQ(0, do_rw(self->fd, p.handle, 0, page_size + 5, 1, &c));
 	EXPECT_EQ('M', c);
-	/* MADV_PAGEOUT cannot take a pinned page away. */
-	EXPECT_EQ(0, madvise(moved, 2 * page_size, MADV_PAGEOUT));
+	/*
+	 * MADV_PAGEOUT cannot take a pinned page away; the unpinned pages
+	 * next to it are swapped out (when there is swap: guest-check.sh
+	 * sets up a swap file), so the pageout did run.
+	 */
+	EXPECT_EQ(0, madvise(moved, self->len, MADV_PAGEOUT));
+	EXPECT_FALSE(page_swapped(moved));
+	EXPECT_FALSE(page_swapped(moved + page_size));
+	if (swap_enabled())
+		EXPECT_TRUE(page_swapped(moved + 5 * page_size));
 	moved[7] = 'S';
 	ASSERT_EQ(0, do_rw(self->fd, p.handle, 0, 7, 1, &c));
 	EXPECT_EQ('S', c);
 	EXPECT_EQ(0, do_unpin(self->fd, p.handle));
 
-	/* A THP split under a pin (mprotect of part of the huge page). */
-	madvise(thp, huge, MADV_HUGEPAGE);
+	/*
+	 * A THP split under a pin (mprotect of part of the huge page). The
+	 * buffer must really be one THP (the test kernel has THP "always"),
+	 * or there is nothing to split.
+	 */
+	ASSERT_EQ(0, madvise(thp, huge, MADV_HUGEPAGE));
 	memset(thp, 't', huge);
+	ASSERT_TRUE(page_flag(thp, KPF_THP) && page_flag(thp + huge - 1, KPF_THP) &&
+		    page_pfn(thp + huge - 1) == page_pfn(thp) + huge / page_size - 1)
+		TH_LOG("no THP behind %p (kpageflags %#llx)", thp,
+		       (unsigned long long)page_flags(thp));
 	ASSERT_EQ(0, do_pin(self->fd, thp + huge / 2, page_size, RGUP_PIN_WRITE, &p));
 	ASSERT_EQ(0, mprotect(thp, page_size, PROT_READ));
 	thp[huge / 2 + 3] = 'T';
@@ -601,6 +618,149 @@ TEST(long_pins_let_other_tasks_run)
 		       (unsigned long long)unpin_wait / 1000000);
 	EXPECT_GT(LONG_PIN_MAX_WAIT_MS * 1000000ULL, pin_wait);
 	EXPECT_GT(LONG_PIN_MAX_WAIT_MS * 1000000ULL, unpin_wait);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Dirty on release                                                        */
+
+/*
+ * What a device writes through a pin must reach the page's backing store:
+ * the pages it wrote are dirty once the pin is dropped, or reclaim drops
+ * them and the data with them. The pages used here make that visible:
+ * anonymous pages swapped out and read back in, which sit clean in the swap
+ * cache (their swap slot holds the old data) behind a writable PTE that is
+ * not dirty. Pinning them does not dirty them (pin_user_pages() without
+ * FOLL_TOUCH, as rgup's default locked method calls it), nor does the
+ * device's write through the pin: only rgup's unpin can, and /proc/kpageflags
+ * shows whether it did. Then a second swap-out writes the device's data to
+ * swap, or throws it away. A read pin must leave the pages clean.
+ */
+#define DIRTY_PAGES 8
+
+FIXTURE(dirty)
+{
+	int fd;
+	unsigned char *mem;
+	size_t len;
+	long foll_pins;
+};
+
+FIXTURE_SETUP(dirty)
+{
+	page_size = getpagesize();
+	self->foll_pins = foll_pins_outstanding();
+	self->len = DIRTY_PAGES * page_size;
+	self->mem = MAP_FAILED;
+	self->fd = rgup_open();
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, "/dev/rgup missing: is rgup.ko loaded?");
+	ASSERT_LE(0, self->fd);
+	if (!swap_enabled())
+		SKIP(return, "no swap (guest-check.sh sets up a swap file)");
+	if (access("/proc/kpageflags", R_OK))
+		SKIP(return, "no /proc/kpageflags (CONFIG_PROC_PAGE_MONITOR)");
+	self->mem = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+	ASSERT_EQ(0, madvise(self->mem, self->len, MADV_NOHUGEPAGE));
+}
+
+FIXTURE_TEARDOWN(dirty)
+{
+	if (self->mem != MAP_FAILED)
+		munmap(self->mem, self->len);
+	if (self->fd >= 0)
+		close(self->fd);
+	EXPECT_TRUE(foll_pins_back_to(self->foll_pins));
+}
+
+/* Swap [mem, mem + len) out; false if a page stayed (a few tries: writeback). */
+static bool swap_out(unsigned char *mem, size_t len)
+{
+	for (int try = 0; try < 50; try++) {
+		size_t i;
+
+		if (madvise(mem, len, MADV_PAGEOUT))
+			return false;
+		for (i = 0; i < len; i += page_size)
+			if (!page_swapped(mem + i))
+				break;
+		if (i == len)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* Fill with @c, swap out, read back in: clean swap-cache pages holding @c. */
+static void make_clean_swapcache(struct __test_metadata *_metadata, unsigned char *mem,
+				 size_t len, unsigned char c)
+{
+	memset(mem, c, len);
+	ASSERT_TRUE(swap_out(mem, len)) TH_LOG("MADV_PAGEOUT did not swap the buffer out");
+	for (size_t i = 0; i < len; i += page_size) {
+		ASSERT_EQ(c, __atomic_load_n(mem + i, __ATOMIC_RELAXED));
+		ASSERT_TRUE(page_flag(mem + i, KPF_SWAPCACHE));
+		/* The precondition of the whole test: nothing dirtied them yet. */
+		ASSERT_FALSE(page_flag(mem + i, KPF_DIRTY))
+			TH_LOG("page %zu is dirty before the pin (kpageflags %#llx)", i / page_size,
+			       (unsigned long long)page_flags(mem + i));
+	}
+}
+
+TEST_F(dirty, device_writes_survive_swap_out_after_unpin)
+{
+	unsigned char *buf = malloc(self->len);
+	struct rgup_pin p;
+
+	ASSERT_NE(NULL, buf);
+	for (int fast = 0; fast <= 1; fast++) {
+		make_clean_swapcache(_metadata, self->mem, self->len, 'A');
+		ASSERT_EQ(0, do_pin(self->fd, self->mem, self->len,
+				    RGUP_PIN_WRITE | (fast ? RGUP_PIN_FAST : 0), &p));
+		memset(buf, 'B' + fast, self->len);
+		/* The device writes every page but the last. */
+		ASSERT_EQ(0, do_rw(self->fd, p.handle, RGUP_RW_WRITE, 0,
+				   self->len - page_size, buf));
+		ASSERT_EQ(0, do_unpin(self->fd, p.handle));
+		for (size_t i = 0; i < self->len - page_size; i += page_size) {
+			EXPECT_TRUE(page_flag(self->mem + i, KPF_DIRTY))
+				TH_LOG("fast=%d: page %zu, written by the device, clean",
+				       fast, i / page_size);
+		}
+		/* Not written, not dirtied: the dirty marks are per page. */
+		EXPECT_FALSE(page_flag(self->mem + self->len - page_size, KPF_DIRTY));
+		ASSERT_TRUE(swap_out(self->mem, self->len));
+		for (size_t i = 0; i < self->len - page_size; i++) {
+			ASSERT_EQ('B' + fast, self->mem[i])
+				TH_LOG("fast=%d: byte %zu: the device's write never reached swap",
+				       fast, i);
+		}
+		EXPECT_EQ('A', self->mem[self->len - 1]);
+	}
+	free(buf);
+}
+
+TEST_F(dirty, read_pins_and_unwritten_write_pins_leave_pages_clean)
+{
+	unsigned char *buf = malloc(self->len);
+	struct rgup_pin p;
+
+	ASSERT_NE(NULL, buf);
+	make_clean_swapcache(_metadata, self->mem, self->len, 'R');
+	ASSERT_EQ(0, do_pin(self->fd, self->mem, self->len, 0, &p));
+	ASSERT_EQ(0, do_rw(self->fd, p.handle, 0, 0, self->len, buf));
+	EXPECT_EQ(0, memcmp(buf, self->mem, self->len));
+	ASSERT_EQ(0, do_unpin(self->fd, p.handle));
+	/* A write pin the device never wrote through. */
+	ASSERT_EQ(0, do_pin(self->fd, self->mem, self->len, RGUP_PIN_WRITE, &p));
+	ASSERT_EQ(0, do_unpin(self->fd, p.handle));
+	for (size_t i = 0; i < self->len; i += page_size) {
+		EXPECT_TRUE(page_flag(self->mem + i, KPF_SWAPCACHE));
+		EXPECT_FALSE(page_flag(self->mem + i, KPF_DIRTY))
+			TH_LOG("page %zu dirty after a read pin", i / page_size);
+	}
+	free(buf);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -12,11 +12,16 @@
  *
  *  - mirror coherence: the CPU writes a new generation number to a page and
  *    the device reads it through a mirror; the device writes one and the CPU
- *    reads it. Either side may see 0 (the page was zapped in between), never
- *    an older generation: that would be a stale translation.
+ *    reads it. Each side sees exactly that generation, or 0 if the page was
+ *    zapped in between (the disrupter counts its zaps): anything else, an
+ *    older generation or a 0 no zap explains, is a stale translation. Every
+ *    device access must succeed (or be EINTR, EBUSY: documented, and
+ *    counted).
  *  - pin coherence: the device writes a pattern through a pin and reads it
  *    back through the pin (exact, whatever happens to the mapping), and the
- *    CPU sees the pattern or, if the page was zapped, zeroes.
+ *    CPU sees the pattern or, only if the page was zapped since the pin,
+ *    zeroes. Pinning this always-mapped memory must succeed (EINTR aside:
+ *    the worker is being killed).
  *  - chaos: random pins, unpins, reads/writes, mirror creates, faults,
  *    snapshots and destroys over a region that
  *  - the disrupter munmaps, maps again, mremaps away and back, mprotects and
@@ -24,9 +29,12 @@
  *    children that write their copy-on-write copies and exit.
  *
  * At the end, with every worker gone and the parent's file closed: no stale
- * read was seen, every ioctl returned 0 or a documented errno, the FOLL_PIN
- * pins are back where they were and rgup's stats show nothing held. The
- * runner fails the run on any kernel splat.
+ * read was seen, the coherence threads did a minimum of work (MIN_PER_SECOND
+ * checks of each kind per second of the run: a run that checked nothing
+ * proves nothing), their pins and device accesses succeeded, every chaos
+ * ioctl returned 0 or a documented errno, the FOLL_PIN pins are back where
+ * they were and rgup's stats show nothing held. The runner fails the run on
+ * any kernel splat.
  *
  *   rgup_stress [-t SECONDS] [-i ITERATIONS] [-s SEED]
  *
@@ -56,10 +64,17 @@
 #define COH_PAGES	16	/* each coherence thread's region */
 #define CHAOS_PAGES	64
 #define MAX_HANDLES	32
+/*
+ * At least this many checks of each kind (mirror read, mirror write, pin)
+ * per second of the run: the test kernel does thousands, the debug kernel
+ * on a busy host hundreds.
+ */
+#define MIN_PER_SECOND	10
 
 /* Counters of all workers, in memory shared across fork(). */
 struct totals {
-	long iterations, coherence_checks, stale, undocumented, calls, ok_calls;
+	long iterations, stale, undocumented, calls, ok_calls;
+	long mirror_reads, mirror_writes, pin_checks, failed_accesses, busy;
 	long workers, killed, forks;
 };
 
@@ -113,9 +128,45 @@ struct worker {
 	uint64_t seed;
 	double until;
 	unsigned char *mcoh, *pcoh;	/* the coherence regions */
+	struct zaps {
+		long started, done;	/* zaps of the region begun, finished */
+	} mzaps, pzaps;
 	unsigned char *chaos;		/* CHAOS_PAGES, may be unmapped at times */
 	unsigned char *away;		/* where the disrupter mremaps the chaos region */
 };
+
+/* Whether to print one more problem: the first 20 of the run, not 60000. */
+static bool tell(long *counter)
+{
+	return __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED) < 20;
+}
+
+/* A device access of a coherence thread: 0, or counted as a failure (EINTR and EBUSY aside). */
+static bool access_ok(int ret, const char *what)
+{
+	if (!ret)
+		return true;
+	if (ret == -EBUSY)
+		count(&totals->busy, 1);
+	else if (ret != -EINTR && tell(&totals->failed_accesses))
+		printf("# %s of always-mapped memory failed: %s\n", what, strerror(-ret));
+	return false;
+}
+
+/*
+ * A zap may have changed what an access saw if it ended after the access
+ * began and began before the access ended: zaps begun by the end of it
+ * (zaps_begun()) outnumber those done at its start (zaps_done()).
+ */
+static long zaps_done(struct zaps *z)
+{
+	return __atomic_load_n(&z->done, __ATOMIC_SEQ_CST);
+}
+
+static bool zapped_since(struct zaps *z, long done_before)
+{
+	return __atomic_load_n(&z->started, __ATOMIC_SEQ_CST) != done_before;
+}
 
 static void *mirror_coherence(void *arg)
 {
@@ -128,30 +179,34 @@ static void *mirror_coherence(void *arg)
 		return NULL;
 	while (budget_left(w->until)) {
 		unsigned char *page = w->mcoh + rnd(&s) % COH_PAGES * pg;
+		long z = zaps_done(&w->mzaps);
 		uint64_t old;
 
 		gen++;
-		/* CPU writes, the device reads. */
+		/* CPU writes, the device reads: that, or 0 after a zap. */
 		__atomic_store_n((uint64_t *)page, gen, __ATOMIC_SEQ_CST);
-		if (!mirror_rw(w->fd, handle, 0, page, sizeof(v), &v, NULL)) {
-			count(&totals->coherence_checks, 1);
-			if (v != gen && v != 0) {
-				count(&totals->stale, 1);
-				printf("# stale device read: %llu, the CPU wrote %llu\n",
-				       (unsigned long long)v, (unsigned long long)gen);
-			}
+		if (access_ok(mirror_rw(w->fd, handle, 0, page, sizeof(v), &v, NULL),
+			      "a mirror read")) {
+			count(&totals->mirror_reads, 1);
+			if (v != gen && (v != 0 || !zapped_since(&w->mzaps, z)) &&
+			    tell(&totals->stale))
+				printf("# stale device read: %llu, the CPU wrote %llu%s\n",
+				       (unsigned long long)v, (unsigned long long)gen,
+				       v ? "" : ", no zap");
 		}
-		/* The device writes, the CPU reads. */
+		/* The device writes, the CPU reads: that, or 0 after a zap. */
 		gen++;
 		v = gen;
-		if (!mirror_rw(w->fd, handle, RGUP_MIRROR_RW_WRITE, page, sizeof(v), &v, NULL)) {
+		z = zaps_done(&w->mzaps);
+		if (access_ok(mirror_rw(w->fd, handle, RGUP_MIRROR_RW_WRITE, page, sizeof(v), &v,
+					NULL), "a mirror write")) {
 			old = __atomic_load_n((uint64_t *)page, __ATOMIC_SEQ_CST);
-			count(&totals->coherence_checks, 1);
-			if (old != gen && old != 0) {
-				count(&totals->stale, 1);
-				printf("# device write not seen: the CPU reads %llu, not %llu\n",
-				       (unsigned long long)old, (unsigned long long)gen);
-			}
+			count(&totals->mirror_writes, 1);
+			if (old != gen && (old != 0 || !zapped_since(&w->mzaps, z)) &&
+			    tell(&totals->stale))
+				printf("# device write not seen: the CPU reads %llu, not %llu%s\n",
+				       (unsigned long long)old, (unsigned long long)gen,
+				       old ? "" : ", no zap");
 		}
 		count(&totals->iterations, 1);
 	}
@@ -167,33 +222,34 @@ static void *pin_coherence(void *arg)
 	while (want && got && budget_left(w->until)) {
 		size_t first = rnd(&s) % COH_PAGES, n = 1 + rnd(&s) % (COH_PAGES - first);
 		unsigned char *mem = w->pcoh + first * pg, b = rnd(&s) | 1;
+		long z = zaps_done(&w->pzaps);
 		size_t len = n * pg;
 		struct rgup_pin p;
 
-		if (do_pin(w->fd, mem, len, RGUP_PIN_WRITE, &p))
+		/* The region is never unmapped: the pin must succeed. */
+		if (!access_ok(do_pin(w->fd, mem, len, RGUP_PIN_WRITE, &p), "a pin"))
 			continue;
 		for (size_t i = 0; i < len; i++)
 			want[i] = b + i / pg;
 		/* Exact through the pin, whatever became of the mapping. */
-		if (!do_rw(w->fd, p.handle, RGUP_RW_WRITE, 0, len, want) &&
-		    !do_rw(w->fd, p.handle, 0, 0, len, got)) {
-			count(&totals->coherence_checks, 1);
-			if (memcmp(want, got, len)) {
-				count(&totals->stale, 1);
+		if (access_ok(do_rw(w->fd, p.handle, RGUP_RW_WRITE, 0, len, want),
+			      "a pin write") &&
+		    access_ok(do_rw(w->fd, p.handle, 0, 0, len, got), "a pin read")) {
+			count(&totals->pin_checks, 1);
+			if (memcmp(want, got, len) && tell(&totals->stale))
 				printf("# pinned pages changed under the pin\n");
-			}
-			/* The CPU: the device's bytes, or zeroes where zapped. */
+			/* The CPU: the device's bytes, or zeroes if zapped since the pin. */
 			for (size_t i = 0; i < n; i++) {
 				unsigned char c = __atomic_load_n(mem + i * pg, __ATOMIC_SEQ_CST);
 
-				if (c != want[i * pg] && c != 0) {
-					count(&totals->stale, 1);
-					printf("# the CPU reads %#x, the device wrote %#x\n", c,
-					       want[i * pg]);
-				}
+				if (c == want[i * pg] || (c == 0 && zapped_since(&w->pzaps, z)))
+					continue;
+				if (tell(&totals->stale))
+					printf("# the CPU reads %#x, the device wrote %#x%s\n",
+					       c, want[i * pg], c ? "" : ", no zap");
 			}
 		}
-		do_unpin(w->fd, p.handle);
+		access_ok(do_unpin(w->fd, p.handle), "an unpin");
 		count(&totals->iterations, 1);
 	}
 	free(want);
@@ -269,6 +325,7 @@ static void *disrupter(void *arg)
 
 	while (budget_left(w->until)) {
 		unsigned char *coh = rnd(&s) % 2 ? w->mcoh : w->pcoh;
+		struct zaps *zap;
 		size_t first = rnd(&s) % CHAOS_PAGES, n = 1 + rnd(&s) % (CHAOS_PAGES - first);
 		unsigned char *mem = w->chaos + first * pg;
 		pid_t pid;
@@ -276,7 +333,10 @@ static void *disrupter(void *arg)
 		switch (rnd(&s) % 8) {
 		case 0:
 		case 1:
+			zap = coh == w->mcoh ? &w->mzaps : &w->pzaps;
+			count(&zap->started, 1);
 			madvise(coh + rnd(&s) % COH_PAGES * pg, pg, MADV_DONTNEED);
+			count(&zap->done, 1);
 			break;
 		case 2:
 			pid = fork();
@@ -334,6 +394,8 @@ static void worker(int parent_fd, uint64_t seed, double lifetime)
 		.until = now() + lifetime,
 	};
 
+	/* What a worker prints must survive its SIGKILL. */
+	setvbuf(stdout, NULL, _IONBF, 0);
 	w.fd = seed % 2 ? parent_fd : open("/dev/rgup", O_RDWR | O_CLOEXEC);
 	w.mcoh = map(COH_PAGES * pg);
 	w.pcoh = map(COH_PAGES * pg);
@@ -354,7 +416,9 @@ static void worker(int parent_fd, uint64_t seed, double lifetime)
 int main(int argc, char **argv)
 {
 	uint64_t seed = 0x73747265ULL, s;	/* "stre" */
-	double seconds = 10, max_life;
+	double seconds = 10, max_life, elapsed;
+	long least;
+	bool enough;
 	long pins_before, spawned = 0;
 	struct kid {
 		pid_t pid;
@@ -377,7 +441,7 @@ int main(int argc, char **argv)
 	s = seed ? seed : 1;
 	totals = mmap(NULL, sizeof(*totals), PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	printf("TAP version 13\n1..4\n");
+	printf("TAP version 13\n1..6\n");
 	printf("# seed %#llx, %g s, at most %ld iterations\n", (unsigned long long)seed, seconds,
 	       max_iterations);
 	printf("# replay: rgup_stress -s %#llx -t %g -i %ld\n", (unsigned long long)seed, seconds,
@@ -404,6 +468,8 @@ int main(int argc, char **argv)
 				k->kill_at = 0;
 				if (rnd(&s) % 3)
 					k->kill_at = now() + life * (rnd(&s) % 1000) / 1000.0;
+				/* Nothing buffered for the child to print again. */
+				fflush(stdout);
 				k->pid = fork();
 				if (!k->pid)
 					worker(fd, wseed, life);
@@ -432,8 +498,19 @@ int main(int argc, char **argv)
 	close(fd);
 	printf("# stress iterations: %ld in %g s, %ld workers (%ld killed), %ld forks\n",
 	       totals->iterations, seconds, spawned, totals->killed, totals->forks);
+	elapsed = now() - (deadline - seconds);
+	least = (long)(MIN_PER_SECOND * elapsed);
+	printf("# coherence checks: %ld mirror reads, %ld mirror writes, %ld pins; %ld EBUSY\n",
+	       totals->mirror_reads, totals->mirror_writes, totals->pin_checks, totals->busy);
 	printf("%sok %d no stale device or CPU read in %ld coherence checks\n",
-	       totals->stale ? "not " : "", ++n, totals->coherence_checks);
+	       totals->stale ? "not " : "", ++n,
+	       totals->mirror_reads + totals->mirror_writes + totals->pin_checks);
+	enough = totals->mirror_reads >= least && totals->mirror_writes >= least &&
+		 totals->pin_checks >= least;
+	printf("%sok %d at least %ld checks of each kind in %.1f s\n", enough ? "" : "not ", ++n,
+	       least, elapsed);
+	printf("%sok %d every pin and device access of the coherence threads succeeded: %ld not\n",
+	       totals->failed_accesses ? "not " : "", ++n, totals->failed_accesses);
 	printf("%sok %d every chaos ioctl returned 0 or a documented errno: %ld calls, %ld not\n",
 	       totals->undocumented ? "not " : "", ++n, totals->calls, totals->undocumented);
 	clean = foll_pins_back_to(pins_before);
@@ -447,5 +524,6 @@ int main(int argc, char **argv)
 	}
 	printf("%sok %d rgup stats: nothing held after the last file closed%s%s\n",
 	       clean ? "" : "not ", ++n, clean ? "" : ": ", clean ? "" : what);
-	return totals->stale || totals->undocumented || !clean ? 1 : 0;
+	return totals->stale || totals->undocumented || totals->failed_accesses || !enough ||
+	       !clean ? 1 : 0;
 }

@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <linux/kernel-page-flags.h>
 #include <linux/rgup.h>
 #include <rgup_samples_uapi.h>
 
@@ -227,6 +228,83 @@ static inline bool foll_pins_back_to(long before)
 	fprintf(stderr, "# FOLL_PIN pins: %ld before the test, %ld after it\n",
 		before, foll_pins_outstanding());
 	return false;
+}
+
+/*
+ * What the kernel says about the page behind a user address: its
+ * /proc/self/pagemap entry (Documentation/admin-guide/mm/pagemap.rst) and,
+ * through its PFN (root only), its /proc/kpageflags (KPF_*).
+ */
+#ifndef BIT_ULL
+#define BIT_ULL(nr)	(1ULL << (nr))
+#endif
+#define PM_PFN_MASK	(BIT_ULL(55) - 1)
+#define PM_SWAP		BIT_ULL(62)
+#define PM_PRESENT	BIT_ULL(63)
+
+/* The pagemap entry of @addr, or 0. */
+static inline uint64_t pagemap_entry(const void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t e = 0;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, sizeof(e), (uintptr_t)addr / getpagesize() * sizeof(e)) != sizeof(e))
+		e = 0;
+	close(fd);
+	return e;
+}
+
+/* The PFN mapped at @addr, or 0 (not present, or no CAP_SYS_ADMIN). */
+static inline uint64_t page_pfn(const void *addr)
+{
+	uint64_t e = pagemap_entry(addr);
+
+	return e & PM_PRESENT ? e & PM_PFN_MASK : 0;
+}
+
+/* Is @addr swapped out (a swap entry in its PTE)? */
+static inline bool page_swapped(const void *addr)
+{
+	return pagemap_entry(addr) & PM_SWAP;
+}
+
+/* The KPF_* flags of the page mapped at @addr, or 0 with errno set. */
+static inline uint64_t page_flags(const void *addr)
+{
+	uint64_t pfn = page_pfn(addr), flags = 0;
+	int fd;
+
+	errno = ENOENT;
+	if (!pfn)
+		return 0;
+	fd = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) != sizeof(flags))
+		flags = 0;
+	close(fd);
+	return flags;
+}
+
+static inline bool page_flag(const void *addr, int kpf)
+{
+	return page_flags(addr) >> kpf & 1;
+}
+
+/* Is there an active swap area (/proc/swaps has more than its header)? */
+static inline bool swap_enabled(void)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int lines = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		lines++;
+	if (f)
+		fclose(f);
+	return lines > 1;
 }
 
 #endif /* RGUP_TEST_UTIL_H */

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Inside a VM booted with run.sh --movable (movablecore=): long-term pins
+# through rgup migrate user memory out of ZONE_MOVABLE first, short pins and
+# mirrors do not (rgup_migrate_test).
+#
+#   guest-movable.sh OUTDIR
+#
+# Writes rgup_migrate_test.tap and movable-guest.tap (module loads, how the
+# test ended, nothing held afterwards, FOLL_PIN balanced) into OUTDIR.
+
+set -u
+out=${1:?usage: guest-movable.sh OUTDIR}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+tests=$root/tools/testing/selftests/rgup
+scale=${RGUP_TIME_SCALE:-1}
+
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
+. "$here/guest-env.sh"
+
+# Our TAP, line by line, the plan last (see guest-check.sh).
+tap=$out/movable-guest.tap
+n=0
+echo "TAP version 13" > "$tap"
+result() { # result ok|not-ok DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" = ok ]; then echo "ok $n $2" >> "$tap"; else echo "not ok $n $2" >> "$tap"; fi
+}
+if grep -q 'movablecore=' /proc/cmdline && grep -q 'zone  *Movable' /proc/zoneinfo; then
+	result ok "booted with movablecore=: a Movable zone"
+else
+	result not-ok "no movablecore= or no Movable zone"
+fi
+before=$(pins_outstanding)
+if insmod "$root/rgup.ko" && insmod "$root/rgup_test.ko"; then
+	result ok "insmod rgup.ko rgup_test.ko"
+else
+	result not-ok "insmod rgup.ko rgup_test.ko"
+fi
+rgup_run_prog "$out/rgup_migrate_test.tap" $((300 * scale)) \
+	env -C "$tests" ./rgup_migrate_test ||
+	result not-ok "rgup_migrate_test: $RGUP_PROG_FAILURE"
+held=$(rgup_stats_held pins pinned_pages charged_pages mirrors mirrored_pages)
+if [ -z "$held" ]; then
+	result ok "rgup stats: no pin, page, charge or mirror outstanding"
+else
+	result not-ok "rgup stats: $held"
+fi
+if rmmod rgup_test rgup; then
+	result ok "rmmod rgup_test rgup"
+else
+	result not-ok "rmmod rgup_test rgup"
+fi
+for _ in $(seq 50); do
+	after=$(pins_outstanding)
+	[ "$after" -gt "$before" ] || break
+	sleep 0.1
+done
+if [ "$after" -le "$before" ]; then
+	result ok "FOLL_PIN pins back to $before"
+else
+	result not-ok "FOLL_PIN leak: $((after - before)) pins"
+fi
+echo "1..$n" >> "$tap"
+cat "$tap"
