@@ -97,11 +97,6 @@ unsigned long rgup_helper_page_to_pfn(struct page *page)
 	return page_to_pfn(page);
 }
 
-bool rgup_helper_page_dirty(struct page *page)
-{
-	return folio_test_dirty(page_folio(page));
-}
-
 struct folio *rgup_helper_page_folio(struct page *page)
 {
 	return page_folio(page);

@@ -44,7 +44,6 @@ s64 rgup_helper_mm_pinned_vm(struct mm_struct *mm);
 
 /* page_to_pfn() */
 unsigned long rgup_helper_page_to_pfn(struct page *page);
-bool rgup_helper_page_dirty(struct page *page);
 
 /* page_folio() */
 struct folio *rgup_helper_page_folio(struct page *page);
