@@ -387,3 +387,7 @@ void rgup_helper_dma_iova_destroy(struct device *dev, struct dma_iova_state *sta
 		dma_iova_free(dev, state);
 }
 
+bool rgup_helper_page_dirty(struct page *page)
+{
+	return folio_test_dirty(page_folio(page));
+}

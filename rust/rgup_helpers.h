@@ -184,6 +184,9 @@ void rgup_helper_dma_iova_destroy(struct device *dev, struct dma_iova_state *sta
 bool rgup_helper_dma_translated(struct device *dev);
 
 /* For the KUnit suites only: */
+
+/* folio_test_dirty(page_folio(page)) */
+bool rgup_helper_page_dirty(struct page *page);
 struct kunit;
 struct device;
 
