@@ -58,15 +58,16 @@ pub struct DmaSegment {
     pub len: usize,
 }
 
-/// Appends `seg` to `out` split so that every piece respects `limits` (the device's maximum
-/// segment size and boundary).
-pub(crate) fn split_segment(
-    out: &mut KVec<DmaSegment>,
-    seg: DmaSegment,
+/// Cuts `[addr, addr + len)` into pieces that respect `limits` (the device's maximum segment size
+/// and boundary) and hands each to `push`, in order: the one splitting rule of rgup's segment
+/// lists ([`DmaRegion`]'s, and [`crate::p2p::push_segment`]'s).
+pub(crate) fn split_by_limits(
+    addr: DmaAddress,
+    len: usize,
     limits: crate::p2p::SegmentLimits,
+    mut push: impl FnMut(DmaAddress, usize) -> Result,
 ) -> Result {
-    let mut addr = seg.addr;
-    let mut left = seg.len;
+    let (mut addr, mut left) = (addr, len);
     while left > 0 {
         // Bytes to the next boundary (the whole rest of the address space for no boundary).
         let to_boundary = (addr | limits.boundary_mask)
@@ -75,11 +76,22 @@ pub(crate) fn split_segment(
         let n = left
             .min(limits.max_size)
             .min(usize::try_from(to_boundary).unwrap_or(usize::MAX));
-        out.push(DmaSegment { addr, len: n }, GFP_KERNEL)?;
+        push(addr, n)?;
         addr = addr.wrapping_add(n as u64); // wraps only after the last piece
         left -= n;
     }
     Ok(())
+}
+
+/// Appends `seg` to `out` split so that every piece respects `limits`.
+pub(crate) fn split_segment(
+    out: &mut KVec<DmaSegment>,
+    seg: DmaSegment,
+    limits: crate::p2p::SegmentLimits,
+) -> Result {
+    split_by_limits(seg.addr, seg.len, limits, |addr, len| {
+        Ok(out.push(DmaSegment { addr, len }, GFP_KERNEL)?)
+    })
 }
 
 /// The largest page size of `supported` (a bitmap of sizes, bit `n` for `1 << n` bytes) in which

@@ -184,21 +184,9 @@ pub fn push_segment(out: &mut KVec<P2pSegment>, seg: P2pSegment, limits: Segment
             out.pop();
         }
     }
-    let mut addr = seg.addr;
-    let mut left = seg.len;
-    while left > 0 {
-        // Bytes to the next boundary (the whole rest of the address space for no boundary).
-        let to_boundary = (addr | limits.boundary_mask)
-            .checked_add(1)
-            .map_or(u64::MAX, |b| b - addr);
-        let n = left
-            .min(limits.max_size)
-            .min(usize::try_from(to_boundary).unwrap_or(usize::MAX));
-        out.push(P2pSegment::new(addr, n, seg.kind), GFP_KERNEL)?;
-        addr = addr.wrapping_add(n as u64); // wraps only after the last piece
-        left -= n;
-    }
-    Ok(())
+    crate::dma::split_by_limits(seg.addr, seg.len, limits, |addr, len| {
+        Ok(out.push(P2pSegment::new(addr, len, seg.kind), GFP_KERNEL)?)
+    })
 }
 
 /// Why a [`DmaOnlySgt`] could not be built; [`P2pError::to_errno`] gives the errno.
