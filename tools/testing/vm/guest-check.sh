@@ -287,11 +287,7 @@ done
 
 # In-flight I/O of other processes may hold pins for a moment: give the
 # count up to 5 s to come back to where it was.
-for _ in $(seq 50); do
-	pins_after=$(pins_outstanding)
-	[ "$pins_after" -gt "$pins_before" ] || break
-	sleep 0.1
-done
+pins_after=$(rgup_pins_settle "$pins_before")
 echo "# FOLL_PIN pins outstanding after the run: $pins_after"
 if [ "$pins_after" -le "$pins_before" ]; then
 	result ok "nr_foll_pin_acquired - nr_foll_pin_released back to $pins_before after the run"

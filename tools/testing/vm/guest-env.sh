@@ -60,6 +60,19 @@ pins_outstanding() {
 	echo $((a - r))
 }
 
+# rgup_pins_settle BEFORE: the outstanding FOLL_PIN count once it is back to
+# BEFORE, or after 5 s (in-flight I/O of other processes may hold pins for a
+# moment).
+rgup_pins_settle() {
+	local after
+	for _ in $(seq 50); do
+		after=$(pins_outstanding)
+		[ "$after" -gt "$1" ] || break
+		sleep 0.1
+	done
+	echo "$after"
+}
+
 # Wait (up to 60 s) until every huge page is free again: io_uring releases a
 # registered buffer's huge pages from a worker after the ring is closed, and
 # the next suite's hugetlb cases skip ("need more free huge pages") if they

@@ -92,11 +92,7 @@ if rmmod rgup_sample_p2p rgup_test rgup; then
 else
 	result not-ok "rmmod rgup_sample_p2p rgup_test rgup"
 fi
-for _ in $(seq 50); do
-	after=$(pins_outstanding)
-	[ "$after" -gt "$before" ] || break
-	sleep 0.1
-done
+after=$(rgup_pins_settle "$before")
 if [ "$after" -le "$before" ]; then
 	result ok "FOLL_PIN pins back to $before"
 else
