@@ -8,14 +8,16 @@ use kernel::prelude::*;
 /// A driver registered as a user of rgup.
 ///
 /// A driver registers once, typically when its module loads, and keeps the [`Client`] for as
-/// long as it uses rgup. The registration is counted in [`stats::GLOBAL`] and undone on drop.
+/// long as it uses rgup. The registration is counted in [`stats::global`]`().clients()` and undone
+/// on drop. It names the driver in rgup's logs; what the driver pins and mirrors is counted in the
+/// library-wide statistics, not per client.
 ///
 /// # Examples
 ///
 /// ```
 /// let client = rgup::Client::register(c"my_driver")?;
 /// pr_info!("registered as {}\n", client.name().to_str()?);
-/// # assert!(rgup::stats::GLOBAL.clients() >= 1);
+/// # assert!(rgup::stats::global().clients() >= 1);
 /// ```
 pub struct Client {
     name: &'static CStr,

@@ -49,13 +49,84 @@ pub use region::{
     Segments, //
 };
 
-/// One DMA segment: where the device finds a run of the pinned bytes.
+/// How a device reaches a [`Segment`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DmaSegment {
-    /// Address in the device's DMA address space.
-    pub addr: DmaAddress,
-    /// Length in bytes.
-    pub len: usize,
+pub enum SegmentKind {
+    /// A PCI bus address: peer memory behind the same switch as the device, reached without the
+    /// host bridge or an IOMMU (`PCI_P2PDMA_MAP_BUS_ADDR`, `sg_dma_is_bus_address()`). Only
+    /// [`crate::p2p::DmaOnlySgt`]s hold such segments.
+    BusAddr,
+    /// An address mapped through the host: system RAM, or peer memory routed through an
+    /// allow-listed host bridge (`dma_map_*()` of the CPU physical address, or an IOVA).
+    HostMapped,
+}
+
+/// One DMA segment: where a device finds a run of bytes, for every mapping of rgup
+/// ([`DmaMapping`], [`DmaRegion`], [`crate::p2p::DmaOnlySgt`]).
+///
+/// Named like the kernel's `scatterlist::SGEntry` (`dma_address()`, `dma_len()`). A segment is a
+/// DMA address, never a CPU one: there is no way from it to a page or a kernel address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    addr: DmaAddress,
+    len: usize,
+    kind: SegmentKind,
+}
+
+impl Segment {
+    /// A segment of `len` bytes at `addr`: for the segment arithmetic ([`best_page_size`],
+    /// [`crate::p2p::push_segment`]) and tests; the lists of rgup's mappings only hold mapped
+    /// ones.
+    pub const fn new(addr: DmaAddress, len: usize, kind: SegmentKind) -> Self {
+        Self { addr, len, kind }
+    }
+
+    /// The address to program the device with.
+    pub fn dma_address(&self) -> DmaAddress {
+        self.addr
+    }
+
+    /// The length in bytes (never 0 in a mapping's list).
+    pub fn dma_len(&self) -> usize {
+        self.len
+    }
+
+    /// How the device reaches it.
+    pub fn kind(&self) -> SegmentKind {
+        self.kind
+    }
+}
+
+/// Reads the DMA list of a mapped table, in order, handing each segment to `push`.
+///
+/// # Safety
+///
+/// `sgt` must point to a table mapped by `dma_map_sgtable()` that stays mapped during the call.
+unsafe fn read_dma_list(
+    sgt: *const bindings::sg_table,
+    mut push: impl FnMut(Segment) -> Result,
+) -> Result {
+    // SAFETY: The table is mapped (safety requirement); reading its head is fine.
+    let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
+    for _ in 0..nents {
+        // SAFETY: `sg` is one of the first `nents` entries of the mapped table.
+        let seg = unsafe {
+            let kind = if crate::helpers::rgup_helper_sg_dma_is_bus_address(sg) {
+                SegmentKind::BusAddr
+            } else {
+                SegmentKind::HostMapped
+            };
+            Segment::new(
+                bindings::sg_dma_address(sg),
+                bindings::sg_dma_len(sg) as usize,
+                kind,
+            )
+        };
+        push(seg)?;
+        // SAFETY: As above; the last call may return NULL, which is never dereferenced.
+        sg = unsafe { bindings::sg_next(sg) };
+    }
+    Ok(())
 }
 
 /// Cuts `[addr, addr + len)` into pieces that respect `limits` (the device's maximum segment size
@@ -85,12 +156,12 @@ pub(crate) fn split_by_limits(
 
 /// Appends `seg` to `out` split so that every piece respects `limits`.
 pub(crate) fn split_segment(
-    out: &mut KVec<DmaSegment>,
-    seg: DmaSegment,
+    out: &mut KVec<Segment>,
+    seg: Segment,
     limits: crate::p2p::SegmentLimits,
 ) -> Result {
     split_by_limits(seg.addr, seg.len, limits, |addr, len| {
-        Ok(out.push(DmaSegment { addr, len }, GFP_KERNEL)?)
+        Ok(out.push(Segment::new(addr, len, seg.kind), GFP_KERNEL)?)
     })
 }
 
@@ -103,18 +174,18 @@ pub(crate) fn split_segment(
 /// # Examples
 ///
 /// ```
-/// use rgup::dma::{best_page_size, DmaSegment};
+/// use rgup::dma::{best_page_size, Segment, SegmentKind::HostMapped};
 ///
 /// const SZ_4K: u64 = 1 << 12;
 /// const SZ_2M: u64 = 1 << 21;
-/// let huge = [DmaSegment { addr: 0x4020_0000, len: 2 << 20 }];
+/// let huge = [Segment::new(0x4020_0000, 2 << 20, HostMapped)];
 /// assert_eq!(best_page_size(&huge, SZ_4K | SZ_2M, 0x7f00_0020_0000), SZ_2M);
 /// // The device maps it at an address that is not 2 MiB aligned: 4 KiB pages.
 /// assert_eq!(best_page_size(&huge, SZ_4K | SZ_2M, 0x7f00_0020_1000), SZ_4K);
 /// // A device without 4 KiB pages cannot map that.
 /// assert_eq!(best_page_size(&huge, SZ_2M, 0x7f00_0020_1000), 0);
 /// ```
-pub fn best_page_size(segments: &[DmaSegment], supported: u64, va: u64) -> u64 {
+pub fn best_page_size(segments: &[Segment], supported: u64, va: u64) -> u64 {
     let len = segments.iter().map(|s| s.len as u64).sum::<u64>();
     if len == 0 {
         return 0;
@@ -165,13 +236,13 @@ pub fn best_page_size(segments: &[DmaSegment], supported: u64, va: u64) -> u64 {
 /// # Invariants
 ///
 /// `sgt` was filled by `sg_alloc_table_from_pages_segment()` over pages that stay pinned for
-/// `'a`, and is mapped for `dev` in direction `dir` by `dma_map_sgtable()`; `nents` is its
-/// number of DMA segments.
+/// `'a`, and is mapped for `dev` in direction `dir` by `dma_map_sgtable()`; `segments` is its DMA
+/// list, read once after mapping.
 pub struct DmaMapping<'a> {
     sgt: KBox<Opaque<bindings::sg_table>>,
     dev: &'a Device<Bound>,
     dir: DataDirection,
-    nents: usize,
+    segments: KVec<Segment>,
     _pages: PhantomData<&'a crate::pin::PinnedPages>,
 }
 
@@ -231,61 +302,37 @@ impl<'a> DmaMapping<'a> {
             unsafe { bindings::sg_free_table(sgt.get()) };
             return Err(Error::from_errno(ret));
         }
-        // SAFETY: The table is initialised and mapped.
-        let nents = unsafe { (*sgt.get()).nents } as usize;
-        // INVARIANT: Mapped just above, over pages the caller keeps pinned for `'a`.
-        Ok(Self {
+        // INVARIANT: Mapped above, over pages the caller keeps pinned for `'a`; `segments` is
+        // filled with the DMA list below before `mapping` is returned (dropped on error: unmapped
+        // and freed).
+        let mut mapping = Self {
             sgt,
             dev,
             dir,
-            nents,
+            segments: KVec::new(),
             _pages: PhantomData,
-        })
+        };
+        // SAFETY: The table is mapped (above) until `mapping` is dropped.
+        let nents = unsafe { (*mapping.sgt.get()).nents } as usize;
+        mapping.segments.reserve(nents, GFP_KERNEL_ACCOUNT)?;
+        let segments = &mut mapping.segments;
+        // SAFETY: As above.
+        unsafe {
+            read_dma_list(mapping.sgt.get(), |seg| {
+                Ok(segments.push(seg, GFP_KERNEL_ACCOUNT)?)
+            })
+        }?;
+        Ok(mapping)
     }
 
-    /// The DMA segments, in order, each with whether `dma_map_sgtable()` marked it a PCI bus
-    /// address (`sg_dma_is_bus_address()`).
-    pub(crate) fn segments_marked(&self) -> impl Iterator<Item = (DmaSegment, bool)> + '_ {
-        // SAFETY: By the type invariants the table is mapped; reading its head is fine.
-        let mut sg = unsafe { (*self.sgt.get()).sgl };
-        (0..self.nents).map(move |_| {
-            // SAFETY: `sg` is one of the first `nents` entries of the mapped table.
-            let marked = unsafe {
-                (
-                    DmaSegment {
-                        addr: bindings::sg_dma_address(sg),
-                        len: bindings::sg_dma_len(sg) as usize,
-                    },
-                    crate::helpers::rgup_helper_sg_dma_is_bus_address(sg),
-                )
-            };
-            // SAFETY: As above; the last call may return NULL, which is never dereferenced.
-            sg = unsafe { bindings::sg_next(sg) };
-            marked
-        })
-    }
-
-    /// The DMA segments, in order (the DMA list of the table, `nents` entries).
-    pub fn segments(&self) -> impl Iterator<Item = DmaSegment> + '_ {
-        // SAFETY: By the type invariants the table is mapped; reading its head is fine.
-        let mut sg = unsafe { (*self.sgt.get()).sgl };
-        (0..self.nents).map(move |_| {
-            // SAFETY: `sg` is one of the first `nents` entries of the mapped table.
-            let seg = unsafe {
-                DmaSegment {
-                    addr: bindings::sg_dma_address(sg),
-                    len: bindings::sg_dma_len(sg) as usize,
-                }
-            };
-            // SAFETY: As above; the last call may return NULL, which is never dereferenced.
-            sg = unsafe { bindings::sg_next(sg) };
-            seg
-        })
+    /// The DMA segments, in order (the DMA list of the table).
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
     }
 
     /// The number of DMA segments.
     pub fn segment_count(&self) -> usize {
-        self.nents
+        self.segments.len()
     }
 
     /// The direction the pages are mapped for.
@@ -309,13 +356,13 @@ impl Drop for DmaMapping<'_> {
 mod tests {
     use super::*;
     use crate::pin::{
-        Access,
         PinRequest, //
     };
     use crate::testing::{
         user_buffer,
         DmaDevice, //
     };
+    use crate::Access;
     use kernel::{
         mm::MmWithUser,
         page::PAGE_SIZE,
@@ -342,15 +389,18 @@ mod tests {
         let device = DmaDevice::new()?;
         let dev = device.dev();
         let mapping = pinned.dma_map(dev, DataDirection::Bidirectional)?;
-        let total: usize = mapping.segments().map(|s| s.len).sum();
+        let total: usize = mapping.segments().iter().map(|s| s.dma_len()).sum();
         assert_eq!(total, 2 * PAGE_SIZE);
         assert!(mapping.segment_count() >= 1 && mapping.segment_count() <= 3);
-        let first = mapping.segments().next().ok_or(EINVAL)?;
+        let first = mapping.segments().first().ok_or(EINVAL)?;
         // Without an IOMMU, dma-direct hands out physical addresses.
         let page = pinned.page(0).ok_or(EINVAL)?;
         // SAFETY: The page is pinned.
         let pfn = unsafe { crate::helpers::rgup_helper_page_to_pfn(page.as_ptr()) };
-        assert_eq!(first.addr, ((pfn as u64) << kernel::page::PAGE_SHIFT) + 100);
+        assert_eq!(
+            first.dma_address(),
+            ((pfn as u64) << kernel::page::PAGE_SHIFT) + 100
+        );
         pinned.mark_dirty()?;
         drop(mapping);
         Ok(())
@@ -432,7 +482,7 @@ mod tests {
         let pinned = PinRequest::new(addr, len, Access::Write).pin()?;
         assert!(matches!(pinned.dma_map(dev, DataDirection::None), Err(e) if e == EINVAL));
         let sgt = crate::p2p::DmaOnlySgt::from_user(dev, addr, len, DataDirection::None);
-        assert!(matches!(sgt, Err(e) if e.to_errno() == EINVAL));
+        assert!(matches!(sgt, Err(e) if Error::from(e) == EINVAL));
         Ok(())
     }
 

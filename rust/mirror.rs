@@ -9,7 +9,7 @@
 //!
 //! 1. `mmu_interval_read_begin()`, then `hmm_range_fault()` under the mmap read lock (both inside
 //!    `hmm_range_fault_unlocked_timeout()`), retried on `-EBUSY` for at most
-//!    [`FAULT_TIMEOUT_MS`];
+//!    [`FAULT_TIMEOUT`];
 //! 2. take the mirror's lock, and `mmu_interval_read_retry()`: if an invalidation ran meanwhile,
 //!    drop the lock and start again;
 //! 3. only now, still under the lock, record the translations and hand them to the driver
@@ -37,9 +37,9 @@
 
 use crate::{
     helpers,
-    pin::Access,
     stats,
     user_page::UserPage, //
+    Access,
 };
 use core::{
     marker::PhantomPinned,
@@ -84,9 +84,14 @@ use kernel::{
 /// one lock class several names (which lockdep reports).
 static MIRROR_LOCK_NAME: &CStr = c"rgup_mirror";
 
-/// How long a fault or a snapshot keeps retrying while invalidations collide with it, in
-/// milliseconds (`HMM_RANGE_DEFAULT_TIMEOUT`); past it, the call fails with `EBUSY`.
-pub const FAULT_TIMEOUT_MS: u32 = 1000;
+/// How long a fault or a snapshot keeps retrying while invalidations collide with it (1 s,
+/// `HMM_RANGE_DEFAULT_TIMEOUT`); past it, the call fails with `EBUSY`.
+pub const FAULT_TIMEOUT: Delta = Delta::from_millis(1000);
+
+/// [`FAULT_TIMEOUT`] in jiffies, for `hmm_range_fault()`'s own timeout.
+fn fault_timeout_jiffies() -> time::Jiffies {
+    time::msecs_to_jiffies(u32::try_from(FAULT_TIMEOUT.as_millis()).unwrap_or(u32::MAX))
+}
 
 /// The number of pages faulted, and handed to [`MirrorOps::install`], in one window.
 ///
@@ -156,18 +161,18 @@ impl Event {
 /// ```
 /// use kernel::{new_mutex, sync::Mutex};
 /// use rgup::mirror::{InstallWindow, Invalidated, Invalidation, Mirror, MirrorOps};
-/// use rgup::pin::Access;
+/// use rgup::Access;
 ///
 /// /// A device whose page table is also behind its own lock (shared with, say, its interrupt
 /// /// handler).
 /// #[pin_data]
-/// struct Device {
+/// struct DevicePageTable {
 ///     #[pin]
 ///     ptes: Mutex<usize>,
 ///     installs: usize,
 /// }
 ///
-/// impl MirrorOps for Device {
+/// impl MirrorOps for DevicePageTable {
 ///     fn install(self: Pin<&mut Self>, window: &InstallWindow<'_>) {
 ///         let this = self.project();
 ///         *this.installs += 1;
@@ -184,7 +189,7 @@ impl Event {
 /// # let addr = rgup::testing::user_buffer(len)?;
 /// let task = current!();
 /// let mm = task.mm().ok_or(EINVAL)?;
-/// let device = pin_init!(Device { ptes <- new_mutex!(0), installs: 0 });
+/// let device = pin_init!(DevicePageTable { ptes <- new_mutex!(0), installs: 0 });
 /// let mirror = KBox::pin_init(Mirror::new(mm, addr, len, device), GFP_KERNEL)?;
 /// mirror.fault(addr, len, Access::Read)?;
 /// assert_eq!(*mirror.lock().ptes.lock(), 4);
@@ -196,14 +201,14 @@ impl Event {
 /// ```compile_fail,E0053
 /// use rgup::mirror::{Invalidated, Invalidation, MirrorOps};
 ///
-/// struct Device {
+/// struct DevicePageTable {
 ///     ptes: usize,
 ///     _pinned: core::marker::PhantomPinned,
 /// }
 ///
-/// impl MirrorOps for Device {
+/// impl MirrorOps for DevicePageTable {
 ///     fn invalidate(&mut self, inv: &Invalidation<'_>) -> Invalidated {
-///         let mut moved = Device { ptes: 0, _pinned: core::marker::PhantomPinned };
+///         let mut moved = DevicePageTable { ptes: 0, _pinned: core::marker::PhantomPinned };
 ///         core::mem::swap(self, &mut moved);
 ///         inv.done()
 ///     }
@@ -215,14 +220,14 @@ impl Event {
 /// ```compile_fail,E0596
 /// use rgup::mirror::{Invalidated, Invalidation, MirrorOps};
 ///
-/// struct Device {
+/// struct DevicePageTable {
 ///     ptes: usize,
 ///     _pinned: core::marker::PhantomPinned,
 /// }
 ///
-/// impl MirrorOps for Device {
+/// impl MirrorOps for DevicePageTable {
 ///     fn invalidate(mut self: Pin<&mut Self>, inv: &Invalidation<'_>) -> Invalidated {
-///         let mut moved = Device { ptes: 0, _pinned: core::marker::PhantomPinned };
+///         let mut moved = DevicePageTable { ptes: 0, _pinned: core::marker::PhantomPinned };
 ///         core::mem::swap(&mut *self, &mut moved);
 ///         inv.done()
 ///     }
@@ -449,20 +454,54 @@ impl Counters {
     }
 }
 
+/// A translation of the mirror's table, read under the mirror's lock
+/// ([`MirrorGuard::translation`]).
+///
+/// It borrows the guard and is neither `Copy` nor `Clone`: like a [`Translation`] in an
+/// [`InstallWindow`], it exists as a value only while the lock that keeps it valid is held. The
+/// numbers it gives out are facts about that moment.
+///
+/// ```compile_fail,E0515
+/// use rgup::mirror::{Mirror, MirrorOps, Mirrored};
+///
+/// fn keep<T: MirrorOps>(mirror: &Mirror<T>, addr: usize) -> Option<Mirrored<'_>> {
+///     mirror.lock().translation(addr) // outlives the lock
+/// }
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct Mirrored<'g> {
+    entry: Entry,
+    _guard: core::marker::PhantomData<&'g ()>,
+}
+
+impl Mirrored<'_> {
+    /// The page frame number of the page.
+    pub fn pfn(&self) -> usize {
+        self.entry.pfn
+    }
+
+    /// Whether the device may write the page.
+    pub fn writable(&self) -> bool {
+        self.entry.writable
+    }
+
+    /// Whether the device has exclusive (atomic) access: the CPU's mapping is a device-exclusive
+    /// entry until the CPU touches the page again ([`Mirror::make_exclusive`]).
+    pub fn exclusive(&self) -> bool {
+        self.entry.exclusive
+    }
+}
+
 /// A translation of the mirror's table, as stored: `pfn << 2 | exclusive << 1 | writable`, as an
 /// xarray value entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mapped {
-    /// The page frame number.
-    pub pfn: usize,
-    /// The device may write the page.
-    pub writable: bool,
-    /// The device has exclusive (atomic) access: the CPU's mapping is a device-exclusive entry
-    /// until the CPU touches the page again ([`Mirror::make_exclusive`]).
-    pub exclusive: bool,
+struct Entry {
+    pfn: usize,
+    writable: bool,
+    exclusive: bool,
 }
 
-impl Mapped {
+impl Entry {
     fn encode(self) -> usize {
         // xa_mk_value(v) is `v << 1 | 1`.
         (((self.pfn << 2) | (usize::from(self.exclusive) << 1) | usize::from(self.writable)) << 1)
@@ -493,7 +532,7 @@ impl Mapped {
 /// flags minus the plain ones.
 const GFP_ACCOUNT: bindings::gfp_t = bindings::GFP_KERNEL_ACCOUNT & !bindings::GFP_KERNEL;
 
-/// The mirror's own table of translations: an xarray from user page number to [`Mapped`].
+/// The mirror's own table of translations: an xarray from user page number to an [`Entry`].
 ///
 /// # Invariants
 ///
@@ -520,13 +559,13 @@ impl Table {
         })
     }
 
-    fn lookup(&self, addr: usize) -> Option<Mapped> {
+    fn lookup(&self, addr: usize) -> Option<Entry> {
         // SAFETY: `xa` is initialised.
-        Mapped::decode(unsafe { bindings::xa_load(self.xa.get(), (addr >> PAGE_SHIFT) as c_ulong) })
+        Entry::decode(unsafe { bindings::xa_load(self.xa.get(), (addr >> PAGE_SHIFT) as c_ulong) })
     }
 
     /// Records `mapped` at `addr`; returns whether the page had no translation before.
-    fn store(&self, addr: usize, mapped: Mapped) -> Result<bool> {
+    fn store(&self, addr: usize, mapped: Entry) -> Result<bool> {
         // SAFETY: `xa` is initialised; the entry is a value, never a pointer. GFP_ATOMIC: the
         // mirror's lock is held, and invalidations (which take it) may come from reclaim. The
         // nodes are charged to the faulting task's memory cgroup: a table grows with what the
@@ -540,7 +579,7 @@ impl Table {
             )
         };
         xa_result(old)?;
-        let was_writable = Mapped::decode(old).is_some_and(|m| m.writable);
+        let was_writable = Entry::decode(old).is_some_and(|m| m.writable);
         let w = self.writable.get() + u64::from(mapped.writable) - u64::from(was_writable);
         self.writable.set(w);
         Ok(old.is_null())
@@ -570,7 +609,7 @@ impl Table {
         loop {
             // SAFETY: `xa` is initialised; `index` is a valid in/out cursor.
             let entry = unsafe { bindings::xa_find(self.xa.get(), &mut index, last, XA_PRESENT) };
-            let Some(mapped) = Mapped::decode(entry) else {
+            let Some(mapped) = Entry::decode(entry) else {
                 break;
             };
             if mapped.writable {
@@ -624,7 +663,7 @@ struct Inner<T> {
 ///
 /// ```
 /// use rgup::mirror::{InstallWindow, Invalidated, Invalidation, Mirror, MirrorOps};
-/// use rgup::pin::Access;
+/// use rgup::Access;
 ///
 /// #[derive(Default)]
 /// struct Counter {
@@ -835,7 +874,7 @@ impl<T: MirrorOps> Mirror<T> {
     ///
     /// Errors, as `hmm_range_fault()` reports them: `EFAULT` for a hole, a `PROT_NONE` or
     /// `VM_IO`/`VM_PFNMAP` VMA, or a process that has exited; `EPERM` to write a read-only VMA;
-    /// `EBUSY` when invalidations kept colliding for [`FAULT_TIMEOUT_MS`]; `EINTR` on a fatal
+    /// `EBUSY` when invalidations kept colliding for [`FAULT_TIMEOUT`]; `EINTR` on a fatal
     /// signal; `ENOMEM`; and `EINVAL` for a range outside the mirror. Chunks installed before an
     /// error stay installed (they are valid translations).
     ///
@@ -869,7 +908,7 @@ impl<T: MirrorOps> Mirror<T> {
                         // SAFETY: The page is mapped and cannot go away during the window.
                         unsafe { helpers::rgup_helper_page_mark_dirty_nosleep(page) };
                     }
-                    let mapped = Mapped {
+                    let mapped = Entry {
                         pfn: (hmm_pfn & !HMM_PFN_FLAGS) as usize,
                         writable: w,
                         exclusive: false,
@@ -928,7 +967,7 @@ impl<T: MirrorOps> Mirror<T> {
     /// Gives the device exclusive access to the pages covering `[addr, addr + len)`, for atomic
     /// operations the CPU must not interleave with (`make_device_exclusive()`): the CPU's
     /// mappings become device-exclusive entries and the pages are installed writable and
-    /// exclusive ([`Mapped::exclusive`]); the next CPU access restores the mapping and
+    /// exclusive ([`Mirrored::exclusive`]); the next CPU access restores the mapping and
     /// invalidates them. Anonymous, writable, non-hugetlb memory only (`EOPNOTSUPP` otherwise,
     /// from the core mm); `EFAULT` after the process exited.
     ///
@@ -968,7 +1007,7 @@ impl<T: MirrorOps> Mirror<T> {
                 // SAFETY: `page` is valid: `make_device_exclusive()` returned it with its folio
                 // locked and referenced.
                 unsafe { helpers::rgup_helper_page_mark_dirty_nosleep(page) };
-                let mapped = Mapped {
+                let mapped = Entry {
                     // SAFETY: As above.
                     pfn: unsafe { helpers::rgup_helper_page_to_pfn(page) } as usize,
                     writable: true,
@@ -986,7 +1025,7 @@ impl<T: MirrorOps> Mirror<T> {
             }
             if stale {
                 self.counters.retries.add(1, Relaxed);
-                if began.elapsed() > Delta::from_millis(FAULT_TIMEOUT_MS.into()) {
+                if began.elapsed() > FAULT_TIMEOUT {
                     return Err(EBUSY);
                 }
                 // The page is left device-exclusive: converting it again would first restore it,
@@ -1004,7 +1043,7 @@ impl<T: MirrorOps> Mirror<T> {
                         (&raw mut pfn).cast(),
                         (HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE) as c_ulong,
                         self.owner(),
-                        time::msecs_to_jiffies(FAULT_TIMEOUT_MS),
+                        fault_timeout_jiffies(),
                         &mut seq,
                     )
                 })?;
@@ -1044,7 +1083,7 @@ impl<T: MirrorOps> Mirror<T> {
                     pfns.as_mut_ptr().cast(),
                     flags as c_ulong,
                     self.owner(),
-                    time::msecs_to_jiffies(FAULT_TIMEOUT_MS),
+                    fault_timeout_jiffies(),
                     &mut seq,
                 )
             })?;
@@ -1060,7 +1099,7 @@ impl<T: MirrorOps> Mirror<T> {
             if unsafe { helpers::rgup_helper_fatal_signal_pending() } {
                 return Err(EINTR);
             }
-            if began.elapsed() > Delta::from_millis(FAULT_TIMEOUT_MS.into()) {
+            if began.elapsed() > FAULT_TIMEOUT {
                 return Err(EBUSY);
             }
         }
@@ -1190,8 +1229,11 @@ impl<T: MirrorOps> MirrorGuard<'_, T> {
 
     /// The translation of the page at `addr`, for device memory too; `None` when there is none
     /// (never faulted, or invalidated since).
-    pub fn translation(&self, addr: usize) -> Option<Mapped> {
-        self.guard.table.lookup(addr)
+    pub fn translation(&self, addr: usize) -> Option<Mirrored<'_>> {
+        self.guard.table.lookup(addr).map(|entry| Mirrored {
+            entry,
+            _guard: core::marker::PhantomData,
+        })
     }
 
     /// The page mirrored at `addr` (see [`UserPage`]) and whether the device may write it, or
@@ -1240,16 +1282,16 @@ mod tests {
             (0x12345, false, true),
             ((1 << 52) - 1, true, true),
         ] {
-            let m = Mapped {
+            let m = Entry {
                 pfn,
                 writable,
                 exclusive,
             };
             let entry = m.encode();
             assert_eq!(entry & 1, 1); // an xarray value entry
-            assert_eq!(Mapped::decode(entry as *mut c_void), Some(m));
+            assert_eq!(Entry::decode(entry as *mut c_void), Some(m));
         }
-        assert_eq!(Mapped::decode(core::ptr::null_mut()), None);
+        assert_eq!(Entry::decode(core::ptr::null_mut()), None);
     }
 
     #[test]
@@ -1392,7 +1434,10 @@ mod tests {
         }
         // The device still uses the pages: so does the table, and its dirty tracking.
         assert_eq!(mirror.stats().mirrored_pages, 2);
-        assert!(mirror.lock().translation(addr).is_some_and(|t| t.writable));
+        assert!(mirror
+            .lock()
+            .translation(addr)
+            .is_some_and(|t| t.writable()));
         Ok(())
     }
 

@@ -6,7 +6,7 @@
 //! PCI peer-to-peer memory (an NVMe controller memory buffer, a GPU BAR published with
 //! `pci_p2pdma_add_resource()`) is MMIO: the CPU must never `memcpy` it, cache-maintain it or
 //! bounce it (`Documentation/driver-api/pci/p2pdma.rst`). A [`DmaOnlySgt`] therefore has no CPU
-//! side at all: it is a list of [`P2pSegment`]s, each a DMA address, a length and a
+//! side at all: it is a list of [`Segment`]s, each a DMA address, a length and a
 //! [`SegmentKind`] (a PCI bus address routed through a switch, or an address mapped through the
 //! host), valid for one bound client device, in one direction, until it is dropped. No method
 //! returns a `struct page`, a kernel virtual address or a byte slice:
@@ -24,7 +24,7 @@
 //! ```
 //!
 //! ```compile_fail,E0599
-//! fn vaddr(seg: &rgup::p2p::P2pSegment) -> *mut u8 {
+//! fn vaddr(seg: &rgup::dma::Segment) -> *mut u8 {
 //!     seg.kernel_address() // a segment is a DMA address, never a CPU one
 //! }
 //! ```
@@ -47,7 +47,9 @@
 use crate::{
     dma::{
         raw_device,
-        DmaMapping, //
+        DmaMapping,
+        Segment,
+        SegmentKind, //
     },
     helpers,
     pin::{
@@ -63,10 +65,7 @@ use kernel::{
         Bound,
         Device, //
     },
-    dma::{
-        DataDirection,
-        DmaAddress, //
-    },
+    dma::DataDirection,
     ffi::c_ulong,
     page::PAGE_SIZE,
     prelude::*,
@@ -74,52 +73,6 @@ use kernel::{
 
 /// The largest range one list may cover (1 GiB).
 pub const MAX_P2P_BYTES: usize = 1 << 30;
-
-/// How the client reaches a segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SegmentKind {
-    /// A PCI bus address: the provider sits behind the same switch, the transfer never reaches
-    /// the host bridge, and no IOMMU is involved (`PCI_P2PDMA_MAP_BUS_ADDR`).
-    BusAddr,
-    /// An address mapped through the host: system RAM, or peer memory routed through an
-    /// allow-listed host bridge (`dma_map_*` of the CPU physical address, or an IOVA).
-    HostMapped,
-}
-
-/// One DMA segment of a [`DmaOnlySgt`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct P2pSegment {
-    addr: DmaAddress,
-    len: usize,
-    kind: SegmentKind,
-}
-
-impl P2pSegment {
-    /// A segment (for the segment arithmetic; lists only ever hold mapped ones).
-    pub const fn new(addr: DmaAddress, len: usize, kind: SegmentKind) -> Self {
-        Self { addr, len, kind }
-    }
-
-    /// The address to program the device with.
-    pub fn dma_address(&self) -> DmaAddress {
-        self.addr
-    }
-
-    /// The length in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Never true for a segment of a list.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// How the device reaches it.
-    pub fn kind(&self) -> SegmentKind {
-        self.kind
-    }
-}
 
 /// What a device's DMA engine accepts in one segment (`dma_get_max_seg_size()`,
 /// `dma_get_seg_boundary()`).
@@ -158,38 +111,43 @@ impl SegmentLimits {
 /// # Examples
 ///
 /// ```
-/// use rgup::p2p::{push_segment, P2pSegment, SegmentKind::BusAddr, SegmentLimits};
+/// use rgup::dma::{Segment, SegmentKind::BusAddr};
+/// use rgup::p2p::{push_segment, SegmentLimits};
 ///
 /// let limits = SegmentLimits { max_size: 0x3000, boundary_mask: 0xffff };
 /// let mut out = KVec::new();
-/// push_segment(&mut out, P2pSegment::new(0xf000, 0x1000, BusAddr), limits)?;
-/// push_segment(&mut out, P2pSegment::new(0x10000, 0x1000, BusAddr), limits)?;
+/// push_segment(&mut out, Segment::new(0xf000, 0x1000, BusAddr), limits)?;
+/// push_segment(&mut out, Segment::new(0x10000, 0x1000, BusAddr), limits)?;
 /// // Contiguous, but across the 64 KiB boundary: two segments.
 /// assert_eq!(out.len(), 2);
-/// push_segment(&mut out, P2pSegment::new(0x11000, 0x4000, BusAddr), limits)?;
+/// push_segment(&mut out, Segment::new(0x11000, 0x4000, BusAddr), limits)?;
 /// // Merged with the last one (5 pages from 0x10000), then split at 3 pages.
 /// assert_eq!(out.len(), 3);
-/// assert_eq!((out[1].dma_address(), out[1].len()), (0x10000, 0x3000));
-/// assert_eq!((out[2].dma_address(), out[2].len()), (0x13000, 0x2000));
+/// assert_eq!((out[1].dma_address(), out[1].dma_len()), (0x10000, 0x3000));
+/// assert_eq!((out[2].dma_address(), out[2].dma_len()), (0x13000, 0x2000));
 /// ```
-pub fn push_segment(out: &mut KVec<P2pSegment>, seg: P2pSegment, limits: SegmentLimits) -> Result {
-    if seg.len == 0 {
+pub fn push_segment(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits) -> Result {
+    if seg.dma_len() == 0 {
         return Ok(());
     }
     let mut seg = seg;
     if let Some(last) = out.last() {
-        if last.kind == seg.kind && last.addr.checked_add(last.len as u64) == Some(seg.addr) {
+        if last.kind() == seg.kind()
+            && last.dma_address().checked_add(last.dma_len() as u64) == Some(seg.dma_address())
+        {
             // Take the last one back and re-split the union.
-            seg = P2pSegment::new(last.addr, last.len + seg.len, seg.kind);
+            seg = Segment::new(
+                last.dma_address(),
+                last.dma_len() + seg.dma_len(),
+                seg.kind(),
+            );
             out.pop();
         }
     }
-    crate::dma::split_by_limits(seg.addr, seg.len, limits, |addr, len| {
-        Ok(out.push(P2pSegment::new(addr, len, seg.kind), GFP_KERNEL)?)
-    })
+    crate::dma::split_segment(out, seg, limits)
 }
 
-/// Why a [`DmaOnlySgt`] could not be built; [`P2pError::to_errno`] gives the errno.
+/// Why a [`DmaOnlySgt`] could not be built; `From<P2pError> for Error` gives the errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum P2pError {
     /// Zero length, an overflowing or non-user range, or more than [`MAX_P2P_BYTES`]: `EINVAL`.
@@ -207,22 +165,16 @@ pub enum P2pError {
     Kernel(Error),
 }
 
-impl P2pError {
-    /// The errno of the error.
-    pub fn to_errno(self) -> Error {
-        match self {
+/// The errno of each error, as in `Documentation/rgup/p2p.rst`'s table.
+impl From<P2pError> for Error {
+    fn from(e: P2pError) -> Self {
+        match e {
             P2pError::InvalidRange => EINVAL,
             P2pError::Unreachable => EREMOTEIO,
             P2pError::Incomplete => EFAULT,
             P2pError::NoProvider => ENODEV,
             P2pError::Kernel(e) => e,
         }
-    }
-}
-
-impl From<P2pError> for Error {
-    fn from(e: P2pError) -> Self {
-        e.to_errno()
     }
 }
 
@@ -346,7 +298,7 @@ unsafe impl Sync for Backing {}
 pub struct DmaOnlySgt<'a> {
     mapping: ManuallyDrop<DmaMapping<'a>>,
     backing: ManuallyDrop<Backing>,
-    segments: KVec<P2pSegment>,
+    segments: KVec<Segment>,
     dir: DataDirection,
     len: usize,
 }
@@ -480,18 +432,9 @@ impl<'a> DmaOnlySgt<'a> {
         // SAFETY: `backing` keeps the pages alive until it is dropped, after the mapping.
         let mapping = unsafe { DmaMapping::new(pages, offset, len, dev, dir) }?;
         let limits = SegmentLimits::of(dev);
-        let mut segments = KVec::with_capacity(mapping.segments().count(), GFP_KERNEL_ACCOUNT)?;
-        for (seg, bus) in mapping.segments_marked() {
-            let kind = if bus {
-                SegmentKind::BusAddr
-            } else {
-                SegmentKind::HostMapped
-            };
-            push_segment(
-                &mut segments,
-                P2pSegment::new(seg.addr, seg.len, kind),
-                limits,
-            )?;
+        let mut segments = KVec::with_capacity(mapping.segment_count(), GFP_KERNEL_ACCOUNT)?;
+        for &seg in mapping.segments() {
+            push_segment(&mut segments, seg, limits)?;
         }
         stats::GLOBAL.p2p_mapped(segments.len());
         // INVARIANT: As built above.
@@ -505,7 +448,7 @@ impl<'a> DmaOnlySgt<'a> {
     }
 
     /// The segments, in the order of the range.
-    pub fn segments(&self) -> &[P2pSegment] {
+    pub fn segments(&self) -> &[Segment] {
         &self.segments
     }
 
@@ -588,10 +531,10 @@ mod tests {
         boundary_mask: u64::MAX,
     };
 
-    fn push_all(segs: &[(u64, usize, SegmentKind)], limits: SegmentLimits) -> KVec<P2pSegment> {
+    fn push_all(segs: &[(u64, usize, SegmentKind)], limits: SegmentLimits) -> KVec<Segment> {
         let mut out = KVec::new();
         for &(a, l, k) in segs {
-            push_segment(&mut out, P2pSegment::new(a, l, k), limits).unwrap();
+            push_segment(&mut out, Segment::new(a, l, k), limits).unwrap();
         }
         out
     }
@@ -607,7 +550,7 @@ mod tests {
             NO_LIMITS,
         );
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].dma_address(), out[0].len()), (0x1000, 0x2800));
+        assert_eq!((out[0].dma_address(), out[0].dma_len()), (0x1000, 0x2800));
     }
 
     #[test]
@@ -632,8 +575,8 @@ mod tests {
         };
         let out = push_all(&[(0x10000, 0x2800, HostMapped)], limits);
         assert_eq!(out.len(), 3);
-        assert_eq!((out[2].dma_address(), out[2].len()), (0x12000, 0x800));
-        assert!(out.iter().all(|s| s.len() <= 0x1000));
+        assert_eq!((out[2].dma_address(), out[2].dma_len()), (0x12000, 0x800));
+        assert!(out.iter().all(|s| s.dma_len() <= 0x1000));
     }
 
     #[test]
@@ -644,8 +587,8 @@ mod tests {
         };
         let out = push_all(&[(0xf800, 0x1000, BusAddr)], limits);
         assert_eq!(out.len(), 2);
-        assert_eq!((out[0].dma_address(), out[0].len()), (0xf800, 0x800));
-        assert_eq!((out[1].dma_address(), out[1].len()), (0x10000, 0x800));
+        assert_eq!((out[0].dma_address(), out[0].dma_len()), (0xf800, 0x800));
+        assert_eq!((out[1].dma_address(), out[1].dma_len()), (0x10000, 0x800));
     }
 
     #[test]
@@ -664,11 +607,11 @@ mod tests {
 
     #[test]
     fn errors_map_to_errnos() {
-        assert_eq!(P2pError::Unreachable.to_errno(), EREMOTEIO);
-        assert_eq!(P2pError::InvalidRange.to_errno(), EINVAL);
-        assert_eq!(P2pError::Incomplete.to_errno(), EFAULT);
-        assert_eq!(P2pError::NoProvider.to_errno(), ENODEV);
-        assert_eq!(P2pError::Kernel(ENOMEM).to_errno(), ENOMEM);
+        assert_eq!(Error::from(P2pError::Unreachable), EREMOTEIO);
+        assert_eq!(Error::from(P2pError::InvalidRange), EINVAL);
+        assert_eq!(Error::from(P2pError::Incomplete), EFAULT);
+        assert_eq!(Error::from(P2pError::NoProvider), ENODEV);
+        assert_eq!(Error::from(P2pError::Kernel(ENOMEM)), ENOMEM);
     }
 
     #[test]
@@ -685,7 +628,7 @@ mod tests {
         assert!(!sgt.segments().is_empty());
         assert!(sgt.segments().iter().all(|s| s.kind() == HostMapped));
         assert_eq!(
-            sgt.segments().iter().map(|s| s.len()).sum::<usize>(),
+            sgt.segments().iter().map(|s| s.dma_len()).sum::<usize>(),
             len - 20
         );
         let p2p = stats::GLOBAL.p2p_segments();

@@ -30,6 +30,7 @@ use crate::{
     helpers,
     stats,
     user_page::UserPage, //
+    Access,
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -73,15 +74,6 @@ pub(crate) const BATCH_PAGES: usize = 512;
 pub(crate) fn cond_resched() {
     // SAFETY: Called in process context with no spinlock held (the callers may sleep).
     unsafe { helpers::rgup_helper_cond_resched() };
-}
-
-/// What the device does with the pinned memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
-    /// The device only reads.
-    Read,
-    /// The device may write (`FOLL_WRITE`): anonymous copy-on-write pages are broken first.
-    Write,
 }
 
 /// How the pages are pinned.
@@ -161,15 +153,17 @@ pub enum Refusal {
     ArchDenied,
 }
 
-impl Refusal {
-    /// The errno the kernel's own check returns for this refusal.
-    pub fn to_errno(self) -> Error {
-        match self {
+/// The errno the kernel's own check returns for the refusal.
+impl From<Refusal> for Error {
+    fn from(why: Refusal) -> Self {
+        match why {
             Refusal::FsDax => EOPNOTSUPP,
             _ => EFAULT,
         }
     }
+}
 
+impl Refusal {
     /// One line for people.
     pub fn explain(self) -> &'static str {
         match self {
@@ -187,7 +181,7 @@ impl Refusal {
     }
 }
 
-/// Why a pin failed. Each variant maps to exactly one errno ([`PinError::to_errno`]).
+/// Why a pin failed. Each variant maps to exactly one errno (`From<PinError> for Error`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PinError {
     /// Zero length, `addr + len` overflows, or the range leaves user space (`EINVAL`).
@@ -233,19 +227,6 @@ pub enum PinError {
 }
 
 impl PinError {
-    /// The errno of this error.
-    pub fn to_errno(self) -> Error {
-        match self {
-            PinError::InvalidRange | PinError::TooLarge => EINVAL,
-            PinError::NoMm => ESRCH,
-            PinError::Hole { .. } | PinError::Incomplete { .. } => EFAULT,
-            PinError::Refused { why, .. } => why.to_errno(),
-            PinError::OverMemlockLimit { .. } => ENOMEM,
-            PinError::PeerMemory => EREMOTEIO,
-            PinError::Kernel(e) => e,
-        }
-    }
-
     /// The error of a failed `pin_user_pages*()` call: GUP refuses P2P pages without
     /// `FOLL_PCI_P2PDMA` with `EREMOTEIO` (`try_grab_folio()`), which for a long-term pin can only
     /// mean peer memory.
@@ -259,9 +240,18 @@ impl PinError {
     }
 }
 
+/// The errno of each error, as in `Documentation/rgup/pin.rst`'s table.
 impl From<PinError> for Error {
     fn from(e: PinError) -> Self {
-        e.to_errno()
+        match e {
+            PinError::InvalidRange | PinError::TooLarge => EINVAL,
+            PinError::NoMm => ESRCH,
+            PinError::Hole { .. } | PinError::Incomplete { .. } => EFAULT,
+            PinError::Refused { why, .. } => why.into(),
+            PinError::OverMemlockLimit { .. } => ENOMEM,
+            PinError::PeerMemory => EREMOTEIO,
+            PinError::Kernel(e) => e,
+        }
     }
 }
 
@@ -400,14 +390,15 @@ fn check_span(
 ///
 /// ```
 /// use kernel::page::PAGE_SIZE;
-/// use rgup::pin::{Access, PinError, PinRequest};
+/// use rgup::Access;
+/// use rgup::pin::{PinError, PinRequest};
 ///
 /// # let uaddr = rgup::testing::user_buffer(4 * PAGE_SIZE)?;
 /// # let len = 3 * PAGE_SIZE;
 /// // In an ioctl: pin the caller's buffer for a device that writes into it.
 /// let pinned = PinRequest::new(uaddr, len, Access::Write).pin()?;
 /// assert_eq!(pinned.page_count(), 3);
-/// for (first, pages) in pinned.folio_runs() {
+/// for (first, pages) in pinned.contiguous_runs() {
 ///     // One scatter-list entry per physically contiguous run of pages.
 /// #   assert!(first + pages <= pinned.page_count());
 /// }
@@ -418,7 +409,7 @@ fn check_span(
 /// // The verdict alone: the page after the buffer is not mapped.
 /// let verdict = PinRequest::new(uaddr, 5 * PAGE_SIZE, Access::Read).check();
 /// assert_eq!(verdict, Err(PinError::Hole { addr: uaddr + 4 * PAGE_SIZE }));
-/// assert_eq!(verdict.unwrap_err().to_errno(), EFAULT);
+/// assert_eq!(Error::from(verdict.unwrap_err()), EFAULT);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct PinRequest {
@@ -769,8 +760,8 @@ impl PinnedPages {
     /// The physically contiguous runs of pages, in order, as `(first page index, pages)`.
     ///
     /// This is what a device's scatter list needs: one entry per run.
-    pub fn folio_runs(&self) -> FolioRuns<'_> {
-        FolioRuns {
+    pub fn contiguous_runs(&self) -> ContiguousRuns<'_> {
+        ContiguousRuns {
             pages: &self.pages,
             next: 0,
         }
@@ -822,14 +813,15 @@ impl PinnedPages {
     ///
     /// ```
     /// use kernel::{dma::DataDirection, page::PAGE_SIZE};
-    /// use rgup::pin::{Access, PinRequest};
+    /// use rgup::Access;
+    /// use rgup::pin::PinRequest;
     ///
     /// # let uaddr = rgup::testing::user_buffer(2 * PAGE_SIZE)?;
     /// # let device = rgup::testing::DmaDevice::new()?;
     /// # let dev = device.dev();
     /// let pinned = PinRequest::new(uaddr, 2 * PAGE_SIZE, Access::Write).pin()?;
     /// let mapping = pinned.dma_map(dev, DataDirection::FromDevice)?;
-    /// let bytes: usize = mapping.segments().map(|seg| seg.len).sum();
+    /// let bytes: usize = mapping.segments().iter().map(|seg| seg.dma_len()).sum();
     /// assert_eq!(bytes, 2 * PAGE_SIZE);
     /// // ... the device wrote the pages:
     /// pinned.mark_dirty()?;
@@ -966,12 +958,12 @@ impl Drop for PinnedPages {
 }
 
 /// Iterator over the physically contiguous runs of a [`PinnedPages`].
-pub struct FolioRuns<'a> {
+pub struct ContiguousRuns<'a> {
     pages: &'a [*mut bindings::page],
     next: usize,
 }
 
-impl Iterator for FolioRuns<'_> {
+impl Iterator for ContiguousRuns<'_> {
     /// `(index of the first page, number of pages)`.
     type Item = (usize, usize);
 
@@ -1004,7 +996,7 @@ mod tests {
             PinError::from_gup(-(bindings::EREMOTEIO as i32)),
             PinError::PeerMemory
         );
-        assert_eq!(PinError::PeerMemory.to_errno(), EREMOTEIO);
+        assert_eq!(Error::from(PinError::PeerMemory), EREMOTEIO);
         assert_eq!(
             PinError::from_gup(-(bindings::EFAULT as i32)),
             PinError::Kernel(EFAULT)
@@ -1061,28 +1053,26 @@ mod tests {
             end: PAGE_SIZE,
             kind: VmaKind::File,
         };
-        assert_eq!(PinError::InvalidRange.to_errno(), EINVAL);
-        assert_eq!(PinError::Hole { addr: 0 }.to_errno(), EFAULT);
+        assert_eq!(Error::from(PinError::InvalidRange), EINVAL);
+        assert_eq!(Error::from(PinError::Hole { addr: 0 }), EFAULT);
         assert_eq!(
-            PinError::Refused {
+            Error::from(PinError::Refused {
                 vma,
                 why: Refusal::FsDax
-            }
-            .to_errno(),
+            }),
             EOPNOTSUPP
         );
         assert_eq!(
-            PinError::Refused {
+            Error::from(PinError::Refused {
                 vma,
                 why: Refusal::DirtyTrackedFile
-            }
-            .to_errno(),
+            }),
             EFAULT
         );
         assert_eq!(
-            PinError::OverMemlockLimit { pages: 2, limit: 1 }.to_errno(),
+            Error::from(PinError::OverMemlockLimit { pages: 2, limit: 1 }),
             ENOMEM
         );
-        assert_eq!(PinError::NoMm.to_errno(), ESRCH);
+        assert_eq!(Error::from(PinError::NoMm), ESRCH);
     }
 }

@@ -17,8 +17,9 @@
 //!   and HMM), without pinning;
 //! - [`p2p`]: DMA-only scatterlists of PCI peer-to-peer memory, which the CPU cannot reach;
 //! - [`user_page`]: the pages of pins and mirrors, copied without data races;
-//! - [`Client`]: a driver's registration with rgup, so that what it holds is attributed and
-//!   shown in rgup's statistics;
+//! - [`Client`]: a driver's registration with rgup, named in its logs and counted in its
+//!   statistics (what drivers hold is counted library-wide, not per client);
+//! - [`Access`]: what a device does with user memory (pins, mirror faults, regions);
 //! - [`stats`]: the counters behind `/sys/kernel/debug/rgup/stats`;
 //! - [`version()`] and [`require_version`]: the version of the running library, and the check a
 //!   dependent makes at init.
@@ -47,6 +48,17 @@ pub mod testing;
 pub mod user_page;
 
 pub use client::Client;
+
+/// What a device does with user memory: of a pin ([`pin::PinRequest`]), a mirror fault
+/// ([`mirror::Mirror::fault`]) or a region ([`dma::DmaRegion`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// The device only reads.
+    Read,
+    /// The device may write (`FOLL_WRITE`): anonymous copy-on-write pages are broken first, and
+    /// the pages are marked dirty when the device is done.
+    Write,
+}
 
 /// A version of the rgup library, in semantic-versioning terms.
 ///

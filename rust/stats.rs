@@ -26,8 +26,23 @@ pub struct Stats {
     p2p_segments: Atomic<u64>,
 }
 
-/// The library-wide counters.
-pub static GLOBAL: Stats = Stats::new();
+/// The library-wide counters (updated by the library only).
+pub(crate) static GLOBAL: Stats = Stats::new();
+
+/// The library-wide counters, to read: what every driver on this rgup holds right now, and what
+/// was done since it loaded.
+///
+/// # Examples
+///
+/// ```
+/// let before = rgup::stats::global().clients();
+/// let client = rgup::Client::register(c"stats_example")?;
+/// assert_eq!(rgup::stats::global().clients(), before + 1);
+/// drop(client);
+/// ```
+pub fn global() -> &'static Stats {
+    &GLOBAL
+}
 
 fn dec(counter: &Atomic<u64>, n: u64) {
     counter.fetch_sub(n, Relaxed);

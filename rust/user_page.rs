@@ -131,9 +131,9 @@ impl<'a> UserPage<'a> {
 mod tests {
     use super::*;
     use crate::pin::{
-        Access,
         PinRequest, //
     };
+    use crate::Access;
 
     #[test]
     fn copies_stay_in_the_page() -> Result {

@@ -37,7 +37,7 @@ impl kernel::InPlaceModule for RgupModule {
         let dir = debugfs::Dir::new(c"rgup");
 
         try_pin_init!(Self {
-            _stats <- dir.read_callback_file(c"stats", &rgup::stats::GLOBAL, &|stats, f| {
+            _stats <- dir.read_callback_file(c"stats", rgup::stats::global(), &|stats, f| {
                 core::fmt::Display::fmt(*stats, f)
             }),
             _debugfs: dir,

@@ -19,13 +19,14 @@
 
 use super::{
     raw_device,
-    DmaSegment, //
+    Segment,
+    SegmentKind, //
 };
+use crate::Access;
 use crate::{
     helpers,
     p2p::SegmentLimits,
     pin::{
-        Access,
         PinnedPages, //
     },
 };
@@ -71,7 +72,7 @@ const ATTRS: c_ulong = bindings::DMA_ATTR_REQUIRE_COHERENT as c_ulong;
 /// # Examples
 ///
 /// ```
-/// use rgup::dma::{DmaSegment, Quiesce};
+/// use rgup::dma::{Segment, Quiesce};
 ///
 /// /// Invalidates the region's entry in the device's translation table and waits for the
 /// /// device to acknowledge (here: nothing to do, the device never ran).
@@ -80,7 +81,7 @@ const ATTRS: c_ulong = bindings::DMA_ATTR_REQUIRE_COHERENT as c_ulong;
 /// }
 ///
 /// impl Quiesce for InvalidateMr {
-///     fn quiesce(&self, segments: &[DmaSegment]) {
+///     fn quiesce(&self, segments: &[Segment]) {
 ///         let _ = (self.key, segments);
 ///     }
 /// }
@@ -89,7 +90,7 @@ pub trait Quiesce: Send + Sync + 'static {
     /// Makes the device stop using `segments` and returns when it has: no DMA to or from them
     /// is in flight and none can start. May sleep; must not fail (a device that does not answer
     /// is reset or fenced off, not left running).
-    fn quiesce(&self, segments: &[DmaSegment]);
+    fn quiesce(&self, segments: &[Segment]);
 }
 
 /// How a [`DmaRegion`]'s pages are mapped.
@@ -117,7 +118,7 @@ struct Mapped<Q: Quiesce> {
     dev: ARef<Device>,
     dir: DataDirection,
     backend: Backend,
-    segments: KVec<DmaSegment>,
+    segments: KVec<Segment>,
     /// `None` only while the mapping is being made, before any device saw it.
     quiesce: Option<Q>,
 }
@@ -182,9 +183,9 @@ pub struct DmaRegion<Q: Quiesce> {
 pub struct Segments<'a, Q: Quiesce>(RevocableGuard<'a, Mapped<Q>>);
 
 impl<Q: Quiesce> core::ops::Deref for Segments<'_, Q> {
-    type Target = [DmaSegment];
+    type Target = [Segment];
 
-    fn deref(&self) -> &[DmaSegment] {
+    fn deref(&self) -> &[Segment] {
         &self.0.segments
     }
 }
@@ -198,7 +199,7 @@ impl<Q: Quiesce> DmaRegion<Q> {
 
     /// The DMA segments, without a lock, for a caller that holds the bound device: `dev` proves
     /// that the mapping is not revoked. `EINVAL` for another device than the region's.
-    pub fn segments_bound<'a>(&'a self, dev: &'a Device<Bound>) -> Result<&'a [DmaSegment]> {
+    pub fn segments_bound<'a>(&'a self, dev: &'a Device<Bound>) -> Result<&'a [Segment]> {
         Ok(&self.mapped.access(dev)?.segments)
     }
 
@@ -255,12 +256,13 @@ impl PinnedPages {
     ///
     /// ```
     /// use kernel::{dma::DataDirection, page::PAGE_SIZE};
-    /// use rgup::dma::{DmaSegment, Quiesce};
-    /// use rgup::pin::{Access, PinRequest};
+    /// use rgup::dma::{Segment, Quiesce};
+    /// use rgup::Access;
+    /// use rgup::pin::PinRequest;
     ///
     /// struct Idle;
     /// impl Quiesce for Idle {
-    ///     fn quiesce(&self, _segments: &[DmaSegment]) {}
+    ///     fn quiesce(&self, _segments: &[Segment]) {}
     /// }
     ///
     /// # let uaddr = rgup::testing::user_buffer(4 * PAGE_SIZE)?;
@@ -268,7 +270,7 @@ impl PinnedPages {
     /// # let dev = device.dev();
     /// let pinned = PinRequest::new(uaddr, 4 * PAGE_SIZE, Access::Write).pin()?;
     /// let region = pinned.into_dma_region(dev, DataDirection::Bidirectional, Idle)?;
-    /// let bytes: usize = region.segments()?.iter().map(|s| s.len).sum();
+    /// let bytes: usize = region.segments()?.iter().map(|s| s.dma_len()).sum();
     /// assert_eq!(bytes, 4 * PAGE_SIZE);
     /// // ... kept in the driver's state; the device DMAs from later calls ...
     /// region.pages().mark_dirty()?;
@@ -336,7 +338,7 @@ fn map_iova<Q: Quiesce>(
     // Link each physically contiguous run of the requested bytes.
     let mut linked = 0usize;
     let mut result = Ok(());
-    for (first, pages) in pinned.folio_runs() {
+    for (first, pages) in pinned.contiguous_runs() {
         let start = if first == 0 { offset } else { 0 };
         let run_end = ((first + pages) << PAGE_SHIFT).min(offset + len) - (first << PAGE_SHIFT);
         let run_len = run_end - start;
@@ -373,10 +375,7 @@ fn map_iova<Q: Quiesce>(
     let mut segments = KVec::new();
     super::split_segment(
         &mut segments,
-        DmaSegment {
-            addr: state.addr,
-            len,
-        },
+        Segment::new(state.addr, len, SegmentKind::HostMapped),
         limits,
     )?;
     // INVARIANT: `len` bytes of the pin are linked at `state` for `dev` in `dir` with `ATTRS`.
@@ -430,22 +429,13 @@ fn map_table<Q: Quiesce>(
         quiesce: None,
     };
     if let Backend::Table(sgt) = &mapped.backend {
-        // SAFETY: The table is mapped (above).
-        let (mut sg, nents) = unsafe { ((*sgt.get()).sgl, (*sgt.get()).nents as usize) };
-        for _ in 0..nents {
-            // SAFETY: `sg` is one of the first `nents` entries of the mapped table.
-            let seg = unsafe {
-                DmaSegment {
-                    addr: bindings::sg_dma_address(sg),
-                    len: bindings::sg_dma_len(sg) as usize,
-                }
-            };
-            // Split where a physically contiguous entry crosses the device's boundary; the
-            // mapping is undone by `mapped`'s drop on error.
-            super::split_segment(&mut mapped.segments, seg, limits)?;
-            // SAFETY: As above; the last call may return NULL, which is never dereferenced.
-            sg = unsafe { bindings::sg_next(sg) };
-        }
+        let segments = &mut mapped.segments;
+        // Split where a physically contiguous entry crosses the device's boundary; the mapping
+        // is undone by `mapped`'s drop on error.
+        // SAFETY: The table is mapped (above) until `mapped` is dropped.
+        unsafe {
+            super::read_dma_list(sgt.get(), |seg| super::split_segment(segments, seg, limits))
+        }?;
     }
     Ok(mapped)
 }
@@ -535,7 +525,7 @@ mod tests {
     struct Counted(Arc<AtomicUsize>);
 
     impl Quiesce for Counted {
-        fn quiesce(&self, segments: &[DmaSegment]) {
+        fn quiesce(&self, segments: &[Segment]) {
             assert!(!segments.is_empty());
             self.0.fetch_add(1, Relaxed);
         }
@@ -557,7 +547,7 @@ mod tests {
             DataDirection::Bidirectional,
             Counted(calls.clone()),
         )?;
-        let bytes: usize = region.segments()?.iter().map(|s| s.len).sum();
+        let bytes: usize = region.segments()?.iter().map(|s| s.dma_len()).sum();
         assert_eq!(bytes, 2 * PAGE_SIZE);
         assert_eq!(
             region.segments_bound(device.dev())?.len(),
@@ -626,7 +616,7 @@ mod tests {
         const K4: u64 = 1 << 12;
         const K64: u64 = 1 << 16;
         const M2: u64 = 1 << 21;
-        let seg = |addr, len| DmaSegment { addr, len };
+        let seg = |addr, len| Segment::new(addr, len, SegmentKind::HostMapped);
         // Two 2 MiB runs, each 2 MiB aligned, discontiguous at a 2 MiB boundary of the VA.
         let two = [seg(0x4000_0000, 2 << 20), seg(0x8020_0000, 2 << 20)];
         assert_eq!(best_page_size(&two, K4 | M2, 0x10_0000_0000), M2);
@@ -653,16 +643,13 @@ mod tests {
         // 8 pages from 0xe000: cut at the 64 KiB boundary (0x10000), then every 3 pages.
         super::super::split_segment(
             &mut out,
-            DmaSegment {
-                addr: 0xe000,
-                len: 8 * PAGE_SIZE,
-            },
+            Segment::new(0xe000, 8 * PAGE_SIZE, SegmentKind::HostMapped),
             limits,
         )?;
         let got: KVec<(u64, usize)> = {
             let mut v = KVec::new();
             for s in out.iter() {
-                v.push((s.addr, s.len), GFP_KERNEL)?;
+                v.push((s.dma_address(), s.dma_len()), GFP_KERNEL)?;
             }
             v
         };

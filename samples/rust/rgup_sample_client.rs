@@ -33,7 +33,7 @@ impl kernel::Module for SampleClient {
             v.minor,
             v.patch,
             client.name().to_str()?,
-            rgup::stats::GLOBAL.clients()
+            rgup::stats::global().clients()
         );
         Ok(Self { client })
     }

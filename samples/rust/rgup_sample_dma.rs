@@ -40,11 +40,11 @@ use kernel::{
     },
 };
 use rgup::pin::{
-    Access,
     PinError,
     PinRequest,
     PinnedPages, //
 };
+use rgup::Access;
 
 module! {
     type: SampleDma,

@@ -59,7 +59,7 @@ use rgup::{
         Mirror,
         MirrorOps, //
     },
-    pin::Access,
+    Access,
 };
 
 module! {
@@ -114,23 +114,23 @@ const BIND: u32 = _IOW::<BindArgs>('r' as u32, 0x10);
 const READ: u32 = _IOWR::<ReadArgs>('r' as u32, 0x11);
 const INFO: u32 = _IOWR::<InfoArgs>('r' as u32, 0x12);
 
-/// The device: its page table, one entry per page of the mirror (`pfn << 1 | writable`, 0 for
+/// The simulated device's page table: one entry per page of the mirror (`pfn << 1 | writable`, 0 for
 /// none), and counters.
-struct Device {
+struct DevicePageTable {
     start: usize,
     ptes: KVec<u64>,
     installs: u64,
     invalidations: u64,
 }
 
-impl Device {
+impl DevicePageTable {
     fn index(&self, addr: usize) -> usize {
         (addr - self.start) >> PAGE_SHIFT
     }
 }
 
-// `Device` is `Unpin`: the pinned receivers dereference to `&mut Device`.
-impl MirrorOps for Device {
+// `DevicePageTable` is `Unpin`: the pinned receivers dereference to `&mut DevicePageTable`.
+impl MirrorOps for DevicePageTable {
     fn install(self: Pin<&mut Self>, window: &InstallWindow<'_>) {
         let this = self.get_mut();
         // "Program the hardware": one PTE per translation.
@@ -173,7 +173,7 @@ impl kernel::InPlaceModule for SampleMirror {
 #[pin_data]
 struct MirrorFile {
     #[pin]
-    mirror: Mutex<Option<Pin<KBox<Mirror<Device>>>>>,
+    mirror: Mutex<Option<Pin<KBox<Mirror<DevicePageTable>>>>>,
 }
 
 #[vtable]
@@ -238,7 +238,7 @@ fn write_arg<T: AsBytes>(arg: usize, val: &T) -> Result {
 }
 
 /// Mirrors the caller's `[addr, addr + len)` into a new device.
-fn bind(args: BindArgs) -> Result<Pin<KBox<Mirror<Device>>>> {
+fn bind(args: BindArgs) -> Result<Pin<KBox<Mirror<DevicePageTable>>>> {
     let start = usize::try_from(args.addr).map_err(|_| EINVAL)?;
     let len = usize::try_from(args.len).map_err(|_| EINVAL)?;
     if len == 0 || len > MAX_PAGES * PAGE_SIZE {
@@ -246,7 +246,7 @@ fn bind(args: BindArgs) -> Result<Pin<KBox<Mirror<Device>>>> {
     }
     // Allocated here, with GFP_KERNEL: never under the mirror's lock.
     let ptes = KVec::from_elem(0u64, len.div_ceil(PAGE_SIZE), GFP_KERNEL)?;
-    let device = Device {
+    let device = DevicePageTable {
         start,
         ptes,
         installs: 0,
@@ -259,7 +259,7 @@ fn bind(args: BindArgs) -> Result<Pin<KBox<Mirror<Device>>>> {
 
 /// The device's DMA read of `[addr, addr + len)` into the user buffer: through pages its own
 /// page table maps, faulting (one round for the rest of the range) where it has no PTE.
-fn device_read(mirror: &Mirror<Device>, args: &ReadArgs) -> Result<u64> {
+fn device_read(mirror: &Mirror<DevicePageTable>, args: &ReadArgs) -> Result<u64> {
     let addr = usize::try_from(args.addr).map_err(|_| EINVAL)?;
     let len = usize::try_from(args.len).map_err(|_| EINVAL)?;
     let end = addr.checked_add(len).ok_or(EINVAL)?;

@@ -64,18 +64,13 @@ use rgup::{
     dma::{
         BoundDevice,
         DmaRegion,
-        DmaSegment,
-        Quiesce, //
-    },
-    p2p::{
-        DmaOnlySgt,
-        P2pSegment,
+        Quiesce,
+        Segment,
         SegmentKind, //
     },
-    pin::{
-        Access,
-        PinRequest, //
-    },
+    p2p::DmaOnlySgt,
+    pin::PinRequest,
+    Access, //
 };
 
 /// The registers of `edu` (QEMU's `docs/specs/edu.rst`).
@@ -169,7 +164,7 @@ impl Edu {
     /// into the buffer from `offset` on (`to_ram` false), or out of it.
     fn run(
         &self,
-        segments: &[DmaSegment],
+        segments: &[Segment],
         skip: usize,
         len: usize,
         offset: u64,
@@ -180,12 +175,12 @@ impl Edu {
             if left == 0 {
                 break;
             }
-            if skip >= seg.len {
-                skip -= seg.len;
+            if skip >= seg.dma_len() {
+                skip -= seg.dma_len();
                 continue;
             }
-            let n = (seg.len - skip).min(left);
-            self.transfer(seg.addr + skip as u64, offset, n, to_ram)?;
+            let n = (seg.dma_len() - skip).min(left);
+            self.transfer(seg.dma_address() + skip as u64, offset, n, to_ram)?;
             offset += n as u64;
             left -= n;
             skip = 0;
@@ -198,7 +193,7 @@ impl Edu {
 struct EngineIdle(Arc<Edu>);
 
 impl Quiesce for EngineIdle {
-    fn quiesce(&self, _segments: &[DmaSegment]) {
+    fn quiesce(&self, _segments: &[Segment]) {
         // A transfer holds the lock until the engine is idle.
         drop(self.0.engine.lock());
     }
@@ -238,22 +233,14 @@ impl kernel::InPlaceModule for SampleP2p {
 
 struct EduDriver;
 
-/// QEMU's `edu`: vendor 0x1234, which `pci::Vendor` does not name (it is not in `pci_ids.h`).
-const EDU_ID: pci::DeviceId = {
-    let raw = kernel::bindings::pci_device_id {
-        vendor: 0x1234,
-        device: 0x11e8,
-        subvendor: !0,
-        subdevice: !0,
-        class: 0,
-        class_mask: 0,
-        driver_data: 0,
-        override_only: 0,
-    };
-    // SAFETY: `pci::DeviceId` is a `#[repr(transparent)]` wrapper of `pci_device_id` without
-    // further invariants (see its `RawDeviceId` impl); this is what `DeviceId::from_id` builds.
-    unsafe { core::mem::transmute::<kernel::bindings::pci_device_id, pci::DeviceId>(raw) }
-};
+/// QEMU's `edu` (`hw/misc/edu.c`): vendor 0x1234, device 0x11e8, class "other" (0xff).
+///
+/// `pci::Vendor` only names the vendors of `pci_ids.h`, which 0x1234 is not, so the table
+/// matches edu's class and [`EduDriver::probe`] checks the IDs (`ENODEV` for any other device of
+/// that class).
+const EDU_VENDOR: u16 = 0x1234;
+const EDU_DEVICE: u16 = 0x11e8;
+const EDU_ID: pci::DeviceId = pci::DeviceId::from_class(0xff_0000, 0xff_ff00);
 
 kernel::pci_device_table!(
     PCI_TABLE,
@@ -273,6 +260,9 @@ impl pci::Driver for EduDriver {
         pdev: &'bound pci::Device<Core<'_>>,
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        if pdev.vendor_id().as_raw() != EDU_VENDOR || pdev.device_id() != EDU_DEVICE {
+            return Err(ENODEV);
+        }
         pdev.enable_device_mem()?;
         pdev.set_master();
         let bar = pdev.iomap_region_sized::<{ regs::BAR_SIZE }>(0, c"rgup_sample_p2p")?;
@@ -455,11 +445,11 @@ fn copy(arg: usize, staged: bool) -> Result<isize> {
 }
 
 /// Runs the engine over a whole P2P list.
-fn run_list(edu: &Edu, segments: &[P2pSegment], offset: u64, to_ram: bool) -> Result {
+fn run_list(edu: &Edu, segments: &[Segment], offset: u64, to_ram: bool) -> Result {
     let mut offset = offset;
     for seg in segments {
-        edu.transfer(seg.dma_address(), offset, seg.len(), to_ram)?;
-        offset += seg.len() as u64;
+        edu.transfer(seg.dma_address(), offset, seg.dma_len(), to_ram)?;
+        offset += seg.dma_len() as u64;
     }
     Ok(())
 }
@@ -490,7 +480,7 @@ fn register(regions: &Mutex<Regions>, arg: usize) -> Result<isize> {
         .with(|dev| pinned.into_dma_region(dev, dir, EngineIdle(edu.clone())))??;
     {
         let segments = region.segments()?;
-        args.first_dma = segments.first().map_or(0, |s| s.addr);
+        args.first_dma = segments.first().map_or(0, Segment::dma_address);
         args.segments = u32::try_from(segments.len()).unwrap_or(u32::MAX);
     }
     args.iova = region.is_iova_contiguous().into();
@@ -571,7 +561,7 @@ fn unregister(regions: &Mutex<Regions>, arg: usize) -> Result<isize> {
             .region
             .segments()
             .ok()
-            .and_then(|s| s.first().map(|s| s.addr));
+            .and_then(|s| s.first().map(Segment::dma_address));
         region
     };
     // Outside the lock: dropping waits for the engine.

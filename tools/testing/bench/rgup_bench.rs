@@ -66,15 +66,15 @@ use kernel::{
     device::Core,
     pci, //
 };
+use rgup::Access;
 use rgup::{
     dma::{
         BoundDevice,
-        DmaSegment,
         Quiesce, //
+        Segment,
     },
     p2p::DmaOnlySgt,
     pin::{
-        Access,
         Accounting,
         PinRequest, //
     },
@@ -210,7 +210,7 @@ impl pci::Driver for EduDriver {
 struct Idle;
 
 impl Quiesce for Idle {
-    fn quiesce(&self, _segments: &[DmaSegment]) {}
+    fn quiesce(&self, _segments: &[Segment]) {}
 }
 
 #[pin_data]

@@ -60,6 +60,7 @@ use kernel::{
     },
 };
 use rgup::{
+    dma::SegmentKind,
     mirror::{
         Invalidated,
         Invalidation,
@@ -67,15 +68,12 @@ use rgup::{
         MirrorOps,
         PageState, //
     },
-    p2p::{
-        DmaOnlySgt,
-        SegmentKind, //
-    },
+    p2p::DmaOnlySgt,
     pin::{
-        Access,
         PinRequest,
         PinnedPages, //
     },
+    Access, //
 };
 
 module! {
@@ -351,7 +349,7 @@ fn pin(state: &mut FileState, arg: UserSlice) -> Result<isize> {
         }
     };
     a.pages = pinned.page_count() as u64;
-    a.runs = pinned.folio_runs().count() as u64;
+    a.runs = pinned.contiguous_runs().count() as u64;
     a.folios = pinned.folio_count() as u64;
     a.charged = pinned.charged_pages() as u64;
     writer.write(&a)?;
@@ -396,11 +394,11 @@ fn dma(state: &FileState, dev: &Device<Bound>, arg: UserSlice) -> Result<isize> 
     {
         let mapping = pinned.dma_map(dev, dir)?;
         a.pin_segments = mapping.segment_count() as u64;
-        a.pin_bytes = mapping.segments().map(|s| s.len as u64).sum();
+        a.pin_bytes = mapping.segments().iter().map(|s| s.dma_len() as u64).sum();
     }
     let sgt = DmaOnlySgt::from_user(dev, user_addr(a.addr)?, user_addr(a.len)?, dir)?;
     a.sgt_segments = sgt.segments().len() as u64;
-    a.sgt_bytes = sgt.segments().iter().map(|s| s.len() as u64).sum();
+    a.sgt_bytes = sgt.segments().iter().map(|s| s.dma_len() as u64).sum();
     a.sgt_host_mapped = sgt
         .segments()
         .iter()
@@ -456,7 +454,7 @@ fn mirror(state: &mut FileState, arg: UserSlice) -> Result<isize> {
     a.exclusive = mirror
         .lock()
         .translation(addr)
-        .is_some_and(|t| t.exclusive)
+        .is_some_and(|t| t.exclusive())
         .into();
     writer.write(&a)?;
     state.mirror = Some(mirror);
@@ -471,7 +469,7 @@ fn mirror_query(state: &FileState, arg: UserSlice) -> Result<isize> {
     let first = guard.translation(state.mirror_addr);
     let q = MirrorQuery {
         invalidations: guard.invalidations,
-        first_exclusive: first.is_some_and(|t| t.exclusive).into(),
+        first_exclusive: first.as_ref().is_some_and(|t| t.exclusive()).into(),
         first_present: first.is_some().into(),
     };
     drop(guard);

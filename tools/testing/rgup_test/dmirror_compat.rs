@@ -64,7 +64,7 @@ use rgup::{
         Mirror,
         PageState, //
     },
-    pin::Access,
+    Access,
 };
 
 /// One open file: a device mirroring the opener's address space.
@@ -236,7 +236,7 @@ fn check_exclusive(mirror: &DeviceMirror, c: &uapi::hmm_dmirror_cmd) -> Result {
     for i in 0..c.npages as usize {
         if guard
             .translation(c.addr as usize + (i << PAGE_SHIFT))
-            .is_some_and(|t| t.exclusive)
+            .is_some_and(|t| t.exclusive())
         {
             return Err(EPERM);
         }

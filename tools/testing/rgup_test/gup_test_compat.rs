@@ -37,11 +37,11 @@ use kernel::{
     },
 };
 use rgup::pin::{
-    Access,
     Method,
     PinRequest,
     PinnedPages, //
 };
+use rgup::Access;
 
 /// One open file of `/dev/rgup_gup_test`: at most one pin set.
 #[pin_data]

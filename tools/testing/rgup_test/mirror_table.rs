@@ -32,7 +32,7 @@ use rgup::{
         Mirror,
         PageState, //
     },
-    pin::Access,
+    Access,
 };
 
 /// Most mirrors one open file may hold.

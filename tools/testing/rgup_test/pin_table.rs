@@ -19,7 +19,6 @@ use kernel::{
     },
 };
 use rgup::pin::{
-    Access,
     Accounting,
     Method,
     PinError,
@@ -28,6 +27,7 @@ use rgup::pin::{
     Refusal,
     VmaKind, //
 };
+use rgup::Access;
 
 /// Most pins one open file may hold.
 const MAX_PINS_PER_FILE: usize = 1 << 16;
@@ -88,7 +88,7 @@ pub(crate) fn pin(table: &mut PinTable, arg: usize) -> Result<isize> {
         .pin()?;
     arg.val.nr_pages = pinned.page_count() as u64;
     arg.val.nr_folios = pinned.folio_count() as u64;
-    arg.val.nr_runs = pinned.folio_runs().count() as u64;
+    arg.val.nr_runs = pinned.contiguous_runs().count() as u64;
     let handle = table.insert(pinned)?;
     arg.val.handle = handle;
     if let Err(e) = arg.write_back() {
@@ -157,7 +157,7 @@ pub(crate) fn check(arg: usize) -> Result<isize> {
     match verdict {
         Ok(vmas) => v.nr_vmas = u32::try_from(vmas).unwrap_or(u32::MAX),
         Err(e) => {
-            v.error = e.to_errno().to_errno();
+            v.error = Error::from(e).to_errno();
             match e {
                 PinError::Refused { vma, why } => {
                     v.reason = reason_code(why);
@@ -203,7 +203,7 @@ pub(crate) fn stats(table: &PinTable, arg: usize) -> Result<isize> {
     if arg.val.reserved != 0 {
         return Err(EINVAL);
     }
-    let g = &rgup::stats::GLOBAL;
+    let g = rgup::stats::global();
     let v = &mut arg.val;
     v.fd_pins = table.iter().count() as u64;
     v.fd_pages = table.iter().map(|p| p.page_count() as u64).sum();

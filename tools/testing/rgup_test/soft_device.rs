@@ -24,7 +24,7 @@ use rgup::{
         Mirror,
         MirrorOps, //
     },
-    pin::Access,
+    Access,
 };
 
 /// The device's state behind the mirror's lock. It reads through the mirror's table, so there
@@ -107,7 +107,7 @@ fn copy_mirrored(
             Some((page, writable)) if access == Access::Read || writable => page,
             _ if guard
                 .translation(at)
-                .is_some_and(|t| access == Access::Read || t.writable) =>
+                .is_some_and(|t| access == Access::Read || t.writable()) =>
             {
                 // Mirrored, but device memory: the CPU must not copy it.
                 return Err(EFAULT);

@@ -91,7 +91,7 @@ impl rgup::mirror::MirrorOps for ExportCheckOps {
 struct ExportCheckQuiesce;
 
 impl rgup::dma::Quiesce for ExportCheckQuiesce {
-    fn quiesce(&self, _segments: &[rgup::dma::DmaSegment]) {}
+    fn quiesce(&self, _segments: &[rgup::dma::Segment]) {}
 }
 '''
 
