@@ -75,7 +75,7 @@ pub struct Segment {
 
 impl Segment {
     /// A segment of `len` bytes at `addr`: for the segment arithmetic ([`best_page_size`],
-    /// [`crate::p2p::push_segment`]) and tests; the lists of rgup's mappings only hold mapped
+    /// [`push_segment`]) and tests; the lists of rgup's mappings only hold mapped
     /// ones.
     pub const fn new(addr: DmaAddress, len: usize, kind: SegmentKind) -> Self {
         Self { addr, len, kind }
@@ -129,16 +129,76 @@ unsafe fn read_dma_list(
     Ok(())
 }
 
-/// Cuts `[addr, addr + len)` into pieces that respect `limits` (the device's maximum segment size
-/// and boundary) and hands each to `push`, in order: the one splitting rule of rgup's segment
-/// lists ([`DmaRegion`]'s, and [`crate::p2p::push_segment`]'s).
-pub(crate) fn split_by_limits(
-    addr: DmaAddress,
-    len: usize,
-    limits: crate::p2p::SegmentLimits,
-    mut push: impl FnMut(DmaAddress, usize) -> Result,
-) -> Result {
-    let (mut addr, mut left) = (addr, len);
+/// What a device's DMA engine accepts in one segment (`dma_get_max_seg_size()`,
+/// `dma_get_seg_boundary()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentLimits {
+    /// Most bytes in one segment (at least 1).
+    pub max_size: usize,
+    /// No segment may cross an address aligned to `boundary_mask + 1`; `u64::MAX` for none.
+    pub boundary_mask: u64,
+}
+
+impl SegmentLimits {
+    /// The limits of `dev`.
+    pub fn of(dev: &Device<Bound>) -> Self {
+        let raw = raw_device(dev);
+        // SAFETY: `raw` is a valid device.
+        let (max_size, boundary_mask) = unsafe {
+            (
+                crate::helpers::rgup_helper_dma_max_seg_size(raw),
+                crate::helpers::rgup_helper_dma_seg_boundary(raw),
+            )
+        };
+        Self {
+            max_size: (max_size as usize).max(1),
+            boundary_mask: boundary_mask as u64,
+        }
+    }
+}
+
+/// Appends `seg` to `out`, merged with the last segment when contiguous and of the same kind,
+/// then split so that every segment respects `limits`.
+///
+/// The one rule by which every segment list of rgup is built ([`DmaMapping`], [`DmaRegion`],
+/// [`crate::p2p::DmaOnlySgt`]); public so that drivers building their own descriptor lists can
+/// apply the same rule.
+///
+/// # Examples
+///
+/// ```
+/// use rgup::dma::{push_segment, Segment, SegmentKind::BusAddr, SegmentLimits};
+///
+/// let limits = SegmentLimits { max_size: 0x3000, boundary_mask: 0xffff };
+/// let mut out = KVec::new();
+/// push_segment(&mut out, Segment::new(0xf000, 0x1000, BusAddr), limits)?;
+/// push_segment(&mut out, Segment::new(0x10000, 0x1000, BusAddr), limits)?;
+/// // Contiguous, but across the 64 KiB boundary: two segments.
+/// assert_eq!(out.len(), 2);
+/// push_segment(&mut out, Segment::new(0x11000, 0x4000, BusAddr), limits)?;
+/// // Merged with the last one (5 pages from 0x10000), then split at 3 pages.
+/// assert_eq!(out.len(), 3);
+/// assert_eq!((out[1].dma_address(), out[1].dma_len()), (0x10000, 0x3000));
+/// assert_eq!((out[2].dma_address(), out[2].dma_len()), (0x13000, 0x2000));
+/// ```
+pub fn push_segment(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits) -> Result {
+    let Segment {
+        mut addr,
+        len,
+        kind,
+    } = seg;
+    let mut left = len;
+    if left == 0 {
+        return Ok(());
+    }
+    if let Some(last) = out.last() {
+        if last.kind == kind && last.addr.checked_add(last.len as u64) == Some(addr) {
+            // Take the last one back and re-split the union.
+            addr = last.addr;
+            left += last.len;
+            out.pop();
+        }
+    }
     while left > 0 {
         // Bytes to the next boundary (the whole rest of the address space for no boundary).
         let to_boundary = (addr | limits.boundary_mask)
@@ -147,22 +207,11 @@ pub(crate) fn split_by_limits(
         let n = left
             .min(limits.max_size)
             .min(usize::try_from(to_boundary).unwrap_or(usize::MAX));
-        push(addr, n)?;
+        out.push(Segment::new(addr, n, kind), GFP_KERNEL)?;
         addr = addr.wrapping_add(n as u64); // wraps only after the last piece
         left -= n;
     }
     Ok(())
-}
-
-/// Appends `seg` to `out` split so that every piece respects `limits`.
-pub(crate) fn split_segment(
-    out: &mut KVec<Segment>,
-    seg: Segment,
-    limits: crate::p2p::SegmentLimits,
-) -> Result {
-    split_by_limits(seg.addr, seg.len, limits, |addr, len| {
-        Ok(out.push(Segment::new(addr, len, seg.kind), GFP_KERNEL)?)
-    })
 }
 
 /// The largest page size of `supported` (a bitmap of sizes, bit `n` for `1 << n` bytes) in which
@@ -237,7 +286,7 @@ pub fn best_page_size(segments: &[Segment], supported: u64, va: u64) -> u64 {
 ///
 /// `sgt` was filled by `sg_alloc_table_from_pages_segment()` over pages that stay pinned for
 /// `'a`, and is mapped for `dev` in direction `dir` by `dma_map_sgtable()`; `segments` is its DMA
-/// list, read once after mapping.
+/// list, read once after mapping, merged and split by [`push_segment`] with `dev`'s limits.
 pub struct DmaMapping<'a> {
     sgt: KBox<Opaque<bindings::sg_table>>,
     dev: &'a Device<Bound>,
@@ -277,10 +326,10 @@ impl<'a> DmaMapping<'a> {
         // 64 KiB unless the driver set it): with `dma_max_mapping_size()` a THP became one entry
         // of 2 MiB, which an IOMMU's `__finalise_sg()` passes on as one segment. The IOMMU merges
         // entries only within the size and `dma_get_seg_boundary()`; without one, an entry crosses
-        // a boundary only where the pages are physically contiguous across it ([`DmaRegion`]
-        // splits that too).
-        let max_segment = crate::p2p::SegmentLimits::of(dev).max_size;
-        let max_segment = u32::try_from(max_segment).unwrap_or(u32::MAX);
+        // a boundary only where the pages are physically contiguous across it, which
+        // [`push_segment`] splits when the list is read.
+        let limits = SegmentLimits::of(dev);
+        let max_segment = u32::try_from(limits.max_size).unwrap_or(u32::MAX);
         // SAFETY: `sgt` is a zeroed `sg_table`; `pages` holds `pages.len()` valid pages;
         // `sg_alloc_table_from_pages_segment` only reads the array.
         to_result(unsafe {
@@ -317,11 +366,7 @@ impl<'a> DmaMapping<'a> {
         mapping.segments.reserve(nents, GFP_KERNEL_ACCOUNT)?;
         let segments = &mut mapping.segments;
         // SAFETY: As above.
-        unsafe {
-            read_dma_list(mapping.sgt.get(), |seg| {
-                Ok(segments.push(seg, GFP_KERNEL_ACCOUNT)?)
-            })
-        }?;
+        unsafe { read_dma_list(mapping.sgt.get(), |seg| push_segment(segments, seg, limits)) }?;
         Ok(mapping)
     }
 

@@ -39,7 +39,8 @@
 //! kind (`dma_map_sgtable()` decides per entry).
 //!
 //! Segments are merged where the DMA addresses are contiguous and of the same kind, and split so
-//! that none exceeds the client's maximum segment size or crosses its segment boundary.
+//! that none exceeds the client's maximum segment size or crosses its segment boundary
+//! ([`crate::dma::push_segment`], the rule of every mapping of rgup).
 //!
 //! C headers: [`include/linux/pci-p2pdma.h`](srctree/include/linux/pci-p2pdma.h),
 //! [`include/linux/scatterlist.h`](srctree/include/linux/scatterlist.h)
@@ -48,8 +49,7 @@ use crate::{
     dma::{
         raw_device,
         DmaMapping,
-        Segment,
-        SegmentKind, //
+        Segment, //
     },
     helpers,
     pin::{
@@ -73,79 +73,6 @@ use kernel::{
 
 /// The largest range one list may cover (1 GiB).
 pub const MAX_P2P_BYTES: usize = 1 << 30;
-
-/// What a device's DMA engine accepts in one segment (`dma_get_max_seg_size()`,
-/// `dma_get_seg_boundary()`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SegmentLimits {
-    /// Most bytes in one segment (at least 1).
-    pub max_size: usize,
-    /// No segment may cross an address aligned to `boundary_mask + 1`; `u64::MAX` for none.
-    pub boundary_mask: u64,
-}
-
-impl SegmentLimits {
-    /// The limits of `dev`.
-    pub fn of(dev: &Device<Bound>) -> Self {
-        let raw = raw_device(dev);
-        // SAFETY: `raw` is a valid device.
-        let (max_size, boundary_mask) = unsafe {
-            (
-                helpers::rgup_helper_dma_max_seg_size(raw),
-                helpers::rgup_helper_dma_seg_boundary(raw),
-            )
-        };
-        Self {
-            max_size: (max_size as usize).max(1),
-            boundary_mask: boundary_mask as u64,
-        }
-    }
-}
-
-/// Appends `seg` to `out`, merged with the last segment when contiguous and of the same kind,
-/// then split so that every segment respects `limits`.
-///
-/// The merging and splitting of [`DmaOnlySgt`]'s segments; public so that drivers building their
-/// own descriptor lists can apply the same rule.
-///
-/// # Examples
-///
-/// ```
-/// use rgup::dma::{Segment, SegmentKind::BusAddr};
-/// use rgup::p2p::{push_segment, SegmentLimits};
-///
-/// let limits = SegmentLimits { max_size: 0x3000, boundary_mask: 0xffff };
-/// let mut out = KVec::new();
-/// push_segment(&mut out, Segment::new(0xf000, 0x1000, BusAddr), limits)?;
-/// push_segment(&mut out, Segment::new(0x10000, 0x1000, BusAddr), limits)?;
-/// // Contiguous, but across the 64 KiB boundary: two segments.
-/// assert_eq!(out.len(), 2);
-/// push_segment(&mut out, Segment::new(0x11000, 0x4000, BusAddr), limits)?;
-/// // Merged with the last one (5 pages from 0x10000), then split at 3 pages.
-/// assert_eq!(out.len(), 3);
-/// assert_eq!((out[1].dma_address(), out[1].dma_len()), (0x10000, 0x3000));
-/// assert_eq!((out[2].dma_address(), out[2].dma_len()), (0x13000, 0x2000));
-/// ```
-pub fn push_segment(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits) -> Result {
-    if seg.dma_len() == 0 {
-        return Ok(());
-    }
-    let mut seg = seg;
-    if let Some(last) = out.last() {
-        if last.kind() == seg.kind()
-            && last.dma_address().checked_add(last.dma_len() as u64) == Some(seg.dma_address())
-        {
-            // Take the last one back and re-split the union.
-            seg = Segment::new(
-                last.dma_address(),
-                last.dma_len() + seg.dma_len(),
-                seg.kind(),
-            );
-            out.pop();
-        }
-    }
-    crate::dma::split_segment(out, seg, limits)
-}
 
 /// Why a [`DmaOnlySgt`] could not be built; `From<P2pError> for Error` gives the errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,12 +220,11 @@ unsafe impl Sync for Backing {}
 /// # Invariants
 ///
 /// `mapping` maps exactly the pages of `backing` (from `offset` in the first, `len` bytes) for
-/// the client in `dir`; `segments` are its DMA segments, merged and split by [`push_segment`]
-/// with the client's limits. `mapping` is dropped before `backing`.
+/// the client in `dir` (its segments merged and split by [`crate::dma::push_segment`] with the
+/// client's limits). `mapping` is dropped before `backing`.
 pub struct DmaOnlySgt<'a> {
     mapping: ManuallyDrop<DmaMapping<'a>>,
     backing: ManuallyDrop<Backing>,
-    segments: KVec<Segment>,
     dir: DataDirection,
     len: usize,
 }
@@ -416,7 +342,7 @@ impl<'a> DmaOnlySgt<'a> {
         Self::map(dev, Backing::P2pmem(alloc), 0, len, dir)
     }
 
-    /// Maps the pages of `backing` and collects the segments.
+    /// Maps the pages of `backing` ([`DmaMapping`] reads the segments).
     fn map(
         dev: &'a Device<Bound>,
         backing: Backing,
@@ -431,17 +357,11 @@ impl<'a> DmaOnlySgt<'a> {
             unsafe { &*core::ptr::from_ref::<[*mut bindings::page]>(backing.pages()) };
         // SAFETY: `backing` keeps the pages alive until it is dropped, after the mapping.
         let mapping = unsafe { DmaMapping::new(pages, offset, len, dev, dir) }?;
-        let limits = SegmentLimits::of(dev);
-        let mut segments = KVec::with_capacity(mapping.segment_count(), GFP_KERNEL_ACCOUNT)?;
-        for &seg in mapping.segments() {
-            push_segment(&mut segments, seg, limits)?;
-        }
-        stats::GLOBAL.p2p_mapped(segments.len());
+        stats::GLOBAL.p2p_mapped(mapping.segment_count());
         // INVARIANT: As built above.
         Ok(Self {
             mapping: ManuallyDrop::new(mapping),
             backing: ManuallyDrop::new(backing),
-            segments,
             dir,
             len,
         })
@@ -449,7 +369,7 @@ impl<'a> DmaOnlySgt<'a> {
 
     /// The segments, in the order of the range.
     pub fn segments(&self) -> &[Segment] {
-        &self.segments
+        self.mapping.segments()
     }
 
     /// The direction the list was mapped for.
@@ -470,7 +390,7 @@ impl<'a> DmaOnlySgt<'a> {
 
 impl Drop for DmaOnlySgt<'_> {
     fn drop(&mut self) {
-        stats::GLOBAL.p2p_unmapped(self.segments.len());
+        stats::GLOBAL.p2p_unmapped(self.mapping.segment_count());
         // SAFETY: Dropped once, here, mapping first (type invariant), then the memory under it.
         unsafe {
             ManuallyDrop::drop(&mut self.mapping);
@@ -521,9 +441,14 @@ fn check_reachable(dev: &Device<Bound>, pages: &[*mut bindings::page]) -> Result
 #[kunit_tests(rgup_p2p)]
 mod tests {
     use super::*;
-    use SegmentKind::{
-        BusAddr,
-        HostMapped, //
+    use crate::dma::{
+        push_segment,
+        SegmentKind::{
+            self,
+            BusAddr,
+            HostMapped, //
+        },
+        SegmentLimits,
     };
 
     const NO_LIMITS: SegmentLimits = SegmentLimits {

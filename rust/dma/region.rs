@@ -18,17 +18,16 @@
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
 use super::{
+    push_segment,
     raw_device,
     Segment,
-    SegmentKind, //
+    SegmentKind,
+    SegmentLimits, //
 };
-use crate::Access;
 use crate::{
     helpers,
-    p2p::SegmentLimits,
-    pin::{
-        PinnedPages, //
-    },
+    pin::PinnedPages,
+    Access, //
 };
 use kernel::{
     bindings,
@@ -373,7 +372,7 @@ fn map_iova<Q: Quiesce>(
         return Err(e);
     }
     let mut segments = KVec::new();
-    super::split_segment(
+    push_segment(
         &mut segments,
         Segment::new(state.addr, len, SegmentKind::HostMapped),
         limits,
@@ -430,12 +429,10 @@ fn map_table<Q: Quiesce>(
     };
     if let Backend::Table(sgt) = &mapped.backend {
         let segments = &mut mapped.segments;
-        // Split where a physically contiguous entry crosses the device's boundary; the mapping
-        // is undone by `mapped`'s drop on error.
+        // Merged where the IOMMU left contiguous entries, split where a physically contiguous
+        // entry crosses the device's boundary; the mapping is undone by `mapped`'s drop on error.
         // SAFETY: The table is mapped (above) until `mapped` is dropped.
-        unsafe {
-            super::read_dma_list(sgt.get(), |seg| super::split_segment(segments, seg, limits))
-        }?;
+        unsafe { super::read_dma_list(sgt.get(), |seg| push_segment(segments, seg, limits)) }?;
     }
     Ok(mapped)
 }
@@ -641,7 +638,7 @@ mod tests {
         };
         let mut out = KVec::new();
         // 8 pages from 0xe000: cut at the 64 KiB boundary (0x10000), then every 3 pages.
-        super::super::split_segment(
+        push_segment(
             &mut out,
             Segment::new(0xe000, 8 * PAGE_SIZE, SegmentKind::HostMapped),
             limits,
