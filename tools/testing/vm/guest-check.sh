@@ -147,13 +147,21 @@ run_test rgup_modules.sh 120
 # namespace) and, as the control, against upstream gup_test in this same
 # boot. Run from the ext4 mount: gup_longterm's "local tmpfile" cases use
 # the working directory. The result lists must be identical.
+# private_tmp_sh BINARY MOUNTS ARGS: the sh -c script that runs BINARY ARGS in
+# the caller's new mount namespace after MOUNTS ("" or commands ending in
+# &&), with a fresh tmpfs on /tmp, so that the "tmpfile" cases run on a known
+# filesystem. BINARY is opened before the tmpfs hides the guest's /tmp and
+# executed through /proc/self/fd: a cache under /tmp (RGUP_CACHE=/tmp/...)
+# holds the upstream binaries there.
+private_tmp_sh() {
+	echo "exec 9< '$1' && mount -t tmpfs none /tmp && $2 exec /proc/self/fd/9 $3"
+}
 upstream_mm() { # upstream_mm TEST rgup|upstream FILE
-	local bin=$UPSTREAM_MM/$1 bind=
-	# A tmpfs /tmp, so that the "tmpfile" cases run on a known filesystem.
+	local bind=
 	[ "$2" = rgup ] && bind="mount --bind /dev/rgup_gup_test /sys/kernel/debug/gup_test &&"
 	wait_hugepages_free
 	rgup_run_prog "$3" "$(limit 600)" env -C "$ext4" \
-		unshare -m sh -c "mount -t tmpfs none /tmp && $bind exec $bin" ||
+		unshare -m sh -c "$(private_tmp_sh "$UPSTREAM_MM/$1" "$bind" "")" ||
 		result not-ok "upstream $1 against $2: $RGUP_PROG_FAILURE"
 }
 pins_total() { sed -n 's/^pins_total: //p' /sys/kernel/debug/rgup/stats; }
@@ -199,7 +207,7 @@ hmm_tests() { # hmm_tests rgup|upstream FILE
 	[ "$1" = rgup ] && bind="mount --bind /dev/rgup_dmirror0 /dev/hmm_dmirror0 &&
 		mount --bind /dev/rgup_dmirror1 /dev/hmm_dmirror1 &&"
 	rgup_run_prog "$2" "$(limit 300)" \
-		unshare -m sh -c "mount -t tmpfs none /tmp && $bind exec $UPSTREAM_MM/hmm-tests $args" ||
+		unshare -m sh -c "$(private_tmp_sh "$UPSTREAM_MM/hmm-tests" "$bind" "$args")" ||
 		result not-ok "upstream hmm-tests against $1: $RGUP_PROG_FAILURE"
 }
 mirror_faults() { sed -n 's/^mirror_faults_total: //p' /sys/kernel/debug/rgup/stats; }

@@ -22,9 +22,12 @@ rgup_guest_env_up() {
 		touch "$RGUP_EXT4/.rgup-mounted"
 }
 
+# Safe under `set -e` (guest-demo.sh): only what is there is undone.
 rgup_guest_env_down() {
 	rgup_guest_swap_down
-	umount "$RGUP_EXT4" 2>/dev/null
+	if mountpoint -q "$RGUP_EXT4"; then
+		umount "$RGUP_EXT4"
+	fi
 	rm -f /tmp/rgup-ext4.img
 }
 
@@ -40,7 +43,11 @@ rgup_guest_swap_up() {
 }
 
 rgup_guest_swap_down() {
-	swapoff "$RGUP_SWAP" 2>/dev/null
+	# swapoff of a file that is not swap fails (status 4), which under
+	# `set -e` ended the demo, which sets up no swap.
+	if grep -q "^$RGUP_SWAP " /proc/swaps; then
+		swapoff "$RGUP_SWAP"
+	fi
 	rm -f "$RGUP_SWAP"
 }
 

@@ -346,7 +346,7 @@ TEST_F(pin, coherent_across_mremap_thp_split_and_pageout)
 	EXPECT_FALSE(page_swapped(moved));
 	EXPECT_FALSE(page_swapped(moved + page_size));
 	if (swap_enabled())
-		EXPECT_TRUE(page_swapped(moved + 5 * page_size));
+		EXPECT_TRUE(swap_out(moved + 5 * page_size, page_size));
 	moved[7] = 'S';
 	ASSERT_EQ(0, do_rw(self->fd, p.handle, 0, 7, 1, &c));
 	EXPECT_EQ('S', c);
@@ -672,24 +672,6 @@ FIXTURE_TEARDOWN(dirty)
 	if (self->fd >= 0)
 		close(self->fd);
 	EXPECT_TRUE(foll_pins_back_to(self->foll_pins));
-}
-
-/* Swap [mem, mem + len) out; false if a page stayed (a few tries: writeback). */
-static bool swap_out(unsigned char *mem, size_t len)
-{
-	for (int try = 0; try < 50; try++) {
-		size_t i;
-
-		if (madvise(mem, len, MADV_PAGEOUT))
-			return false;
-		for (i = 0; i < len; i += page_size)
-			if (!page_swapped(mem + i))
-				break;
-		if (i == len)
-			return true;
-		usleep(20000);
-	}
-	return false;
 }
 
 /* Fill with @c, swap out, read back in: clean swap-cache pages holding @c. */

@@ -92,6 +92,12 @@ static long smaps_swap_kb(const void *addr)
 	return kb;
 }
 
+/* For pageout_until(): is the whole (shmem) mapping at @mem in swap? */
+static bool page_in_swap(void *mem, size_t len)
+{
+	return smaps_swap_kb(mem) >= (long)(len / 1024);
+}
+
 /*
  * The destination is a shared tmpfs file, its page read by the CPU first:
  * a clean page behind a writable PTE, which nothing but the DMA engine
@@ -103,7 +109,6 @@ TEST_F(dma, copy_into_a_shared_memfd_reaches_the_file)
 {
 	int mfd = memfd_create("rgup-dma", 0);
 	char *src = malloc(self->page), *dst, *back = malloc(self->page);
-	int try;
 
 	if (!swap_enabled())
 		SKIP(return, "no swap (guest-check.sh sets up a swap file)");
@@ -116,10 +121,7 @@ TEST_F(dma, copy_into_a_shared_memfd_reaches_the_file)
 	memset(src, 'x', self->page);
 	ASSERT_EQ(0, dma_copy(self->fd, src, dst, self->page));
 	/* Out of memory: to swap (dirty) or dropped (clean). */
-	for (try = 0; try < 50 && smaps_swap_kb(dst) < self->page / 1024; try++) {
-		ASSERT_EQ(0, madvise(dst, self->page, MADV_PAGEOUT));
-		usleep(20000);
-	}
+	pageout_until(dst, self->page, page_in_swap);
 	EXPECT_EQ(self->page / 1024, smaps_swap_kb(dst))
 		TH_LOG("the page written by the DMA engine never went to swap: was it dirty?");
 	ASSERT_EQ(0, munmap(dst, self->page));

@@ -9,12 +9,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/kernel-page-flags.h>
@@ -268,6 +270,64 @@ static inline uint64_t page_pfn(const void *addr)
 static inline bool page_swapped(const void *addr)
 {
 	return pagemap_entry(addr) & PM_SWAP;
+}
+
+/*
+ * MADV_PAGEOUT of [@mem, @mem + @len) until @done(@mem, @len) says it worked,
+ * for about a second (writeback), from every CPU the caller may run on in
+ * turn; false if it never worked or madvise() failed.
+ *
+ * Why every CPU: MADV_PAGEOUT drains only the calling CPU's LRU batches
+ * (lru_add_drain() in madvise_pageout()), and a page held in another CPU's
+ * batch (a fault or a copy-on-write there, or the rotation that ends its
+ * writeback, run wherever the I/O completed) is off the LRU, so reclaim
+ * cannot isolate it. Nothing drains an idle CPU's batch: a single-CPU retry
+ * loop failed this way on the debug kernel. Running the madvise on each CPU
+ * drains each CPU's batch first.
+ */
+static inline bool pageout_until(void *mem, size_t len, bool (*done)(void *mem, size_t len))
+{
+	cpu_set_t allowed, one;
+	bool ok = false;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		return false;
+	for (int try = 0; try < 50 && !ok; try++) {
+		for (int cpu = 0; cpu < CPU_SETSIZE && !ok; cpu++) {
+			if (!CPU_ISSET(cpu, &allowed))
+				continue;
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			/* Returns on @cpu (the kernel migrates the caller). */
+			if (sched_setaffinity(0, sizeof(one), &one))
+				continue;
+			if (madvise(mem, len, MADV_PAGEOUT))
+				goto out;
+			ok = done(mem, len);
+		}
+		if (!ok)
+			usleep(20000);
+	}
+out:
+	sched_setaffinity(0, sizeof(allowed), &allowed);
+	return ok;
+}
+
+/* For pageout_until(): is every page of [@mem, @mem + @len) a swap entry? */
+static inline bool all_swapped(void *mem, size_t len)
+{
+	size_t page = getpagesize();
+
+	for (size_t i = 0; i < len; i += page)
+		if (!page_swapped((char *)mem + i))
+			return false;
+	return true;
+}
+
+/* Swap [@mem, @mem + @len) out: pageout_until() every page is a swap entry. */
+static inline bool swap_out(void *mem, size_t len)
+{
+	return pageout_until(mem, len, all_swapped);
 }
 
 /* The KPF_* flags of the page mapped at @addr, or 0 with errno set. */
