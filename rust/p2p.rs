@@ -33,10 +33,11 @@
 //! `p2pmem/allocate`), pinned with `FOLL_PCI_P2PDMA`: a short-term pin, because the kernel refuses
 //! `FOLL_LONGTERM | FOLL_PCI_P2PDMA` (`is_valid_gup_args()`: the provider must stay hot-unpluggable,
 //! so nothing may hold its pages indefinitely); the list is meant for the duration of a DMA.
-//! Before anything is mapped, every provider in the range is checked to be reachable from the
-//! client (`pci_p2pdma_distance()`); an unreachable one is [`P2pError::Unreachable`]
-//! (`EREMOTEIO`). Ranges mixing system RAM and peer memory are mapped, each segment with its own
-//! kind (`dma_map_sgtable()` decides per entry).
+//! Whether the client can reach each provider in the range is the DMA layer's decision, taken
+//! per page as `dma_map_sgtable()` maps (`pci_p2pdma_state()`, cached per provider and client):
+//! an unreachable one fails the whole mapping with `EREMOTEIO`, nothing stays mapped, and rgup
+//! reports [`P2pError::Unreachable`]. Ranges mixing system RAM and peer memory are mapped, each
+//! segment with its own kind (`dma_map_sgtable()` decides per entry).
 //!
 //! Segments are merged where the DMA addresses are contiguous and of the same kind, and split so
 //! that none exceeds the client's maximum segment size or crosses its segment boundary
@@ -266,7 +267,7 @@ impl<'a> DmaOnlySgt<'a> {
         let mut pin = ShortPin {
             pages,
             dirty: device_writes,
-            p2p: true, // until checked
+            p2p: true, // until the pages are known
         };
         while pin.pages.len() < npages {
             cond_resched();
@@ -292,7 +293,10 @@ impl<'a> DmaOnlySgt<'a> {
                 return Err(P2pError::Incomplete);
             }
         }
-        pin.p2p = check_reachable(dev, &pin.pages)?;
+        // SAFETY: The pages are pinned.
+        pin.p2p = unsafe {
+            helpers::rgup_helper_pages_any_p2pdma(pin.pages.as_ptr().cast_mut(), npages as c_ulong)
+        };
         Self::map(dev, Backing::User(pin), addr - first, len, dir)
     }
 
@@ -355,8 +359,15 @@ impl<'a> DmaOnlySgt<'a> {
         // it does not move with `backing`.
         let pages: &'a [*mut bindings::page] =
             unsafe { &*core::ptr::from_ref::<[*mut bindings::page]>(backing.pages()) };
+        // `dma_map_sgtable()` refuses a peer page the client cannot reach with `EREMOTEIO`.
         // SAFETY: `backing` keeps the pages alive until it is dropped, after the mapping.
-        let mapping = unsafe { DmaMapping::new(pages, offset, len, dev, dir) }?;
+        let mapping = unsafe { DmaMapping::new(pages, offset, len, dev, dir) }.map_err(|e| {
+            if e == EREMOTEIO {
+                P2pError::Unreachable
+            } else {
+                P2pError::Kernel(e)
+            }
+        })?;
         stats::GLOBAL.p2p_mapped(mapping.segment_count());
         // INVARIANT: As built above.
         Ok(Self {
@@ -397,45 +408,6 @@ impl Drop for DmaOnlySgt<'_> {
             ManuallyDrop::drop(&mut self.backing);
         }
     }
-}
-
-/// Checks that every peer-memory provider of `pages` can reach `dev`; returns whether there is
-/// peer memory at all.
-fn check_reachable(dev: &Device<Bound>, pages: &[*mut bindings::page]) -> Result<bool, P2pError> {
-    let client = raw_device(dev);
-    // The provider of the last peer page, referenced: consecutive pages mostly share it.
-    let mut provider: *mut bindings::pci_dev = core::ptr::null_mut();
-    let mut result = Ok(false);
-    for &page in pages {
-        // SAFETY: The page is pinned by the caller.
-        if !unsafe { helpers::rgup_helper_page_is_p2pdma(page) } {
-            continue;
-        }
-        result = Ok(true);
-        // SAFETY: `provider` is NULL or referenced; the page is pinned.
-        if !provider.is_null() && unsafe { helpers::rgup_helper_pci_dev_has_page(provider, page) } {
-            continue;
-        }
-        if !provider.is_null() {
-            // SAFETY: Drops the reference taken below.
-            unsafe { helpers::rgup_helper_pci_dev_put(provider) };
-        }
-        // SAFETY: The page is pinned; the reference is dropped below or at the end.
-        provider = unsafe { helpers::rgup_helper_p2pdma_provider_get(page) };
-        let reachable = !provider.is_null() && {
-            // SAFETY: `provider` is a referenced PCI device, `client` a bound device.
-            unsafe { helpers::rgup_helper_p2pdma_distance(provider, client) >= 0 }
-        };
-        if !reachable {
-            result = Err(P2pError::Unreachable);
-            break;
-        }
-    }
-    if !provider.is_null() {
-        // SAFETY: The last reference taken above.
-        unsafe { helpers::rgup_helper_pci_dev_put(provider) };
-    }
-    result
 }
 
 #[kunit_tests(rgup_p2p)]

@@ -273,46 +273,14 @@ bool rgup_helper_sg_dma_is_bus_address(struct scatterlist *sg)
 	return sg_dma_is_bus_address(sg);
 }
 
-bool rgup_helper_page_is_p2pdma(struct page *page)
+bool rgup_helper_pages_any_p2pdma(struct page **pages, unsigned long npages)
 {
-	return is_pci_p2pdma_page(page);
-}
+	unsigned long i;
 
-bool rgup_helper_pci_dev_has_page(struct pci_dev *pdev, struct page *page)
-{
-	phys_addr_t phys = page_to_phys(page);
-	int bar;
-
-	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
-		struct resource *res = &pdev->resource[bar];
-
-		if (resource_type(res) == IORESOURCE_MEM &&
-		    phys >= res->start && phys <= res->end)
+	for (i = 0; i < npages; i++)
+		if (is_pci_p2pdma_page(pages[i]))
 			return true;
-	}
 	return false;
-}
-
-/*
- * The provider is private to drivers/pci/p2pdma.c (struct
- * pci_p2pdma_pagemap): find it the public way, as the P2P-capable PCI device
- * with a memory BAR containing the page.
- */
-struct pci_dev *rgup_helper_p2pdma_provider_get(struct page *page)
-{
-	struct pci_dev *pdev = NULL;
-
-	for_each_pci_dev(pdev) {
-		if (rcu_access_pointer(pdev->p2pdma) &&
-		    rgup_helper_pci_dev_has_page(pdev, page))
-			return pdev; /* the iteration's reference */
-	}
-	return NULL;
-}
-
-int rgup_helper_p2pdma_distance(struct pci_dev *provider, struct device *client)
-{
-	return pci_p2pdma_distance(provider, client, false);
 }
 
 struct pci_dev *rgup_helper_p2pmem_find_get(struct device *client)

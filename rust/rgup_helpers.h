@@ -132,20 +132,8 @@ unsigned long rgup_helper_dma_seg_boundary(struct device *dev);
 /* sg_dma_is_bus_address() */
 bool rgup_helper_sg_dma_is_bus_address(struct scatterlist *sg);
 
-/* is_pci_p2pdma_page() */
-bool rgup_helper_page_is_p2pdma(struct page *page);
-
-/*
- * The PCI device whose P2P memory (a BAR published with
- * pci_p2pdma_add_resource()) holds page, with a reference, or NULL.
- */
-struct pci_dev *rgup_helper_p2pdma_provider_get(struct page *page);
-
-/* Whether a memory BAR of pdev contains page. */
-bool rgup_helper_pci_dev_has_page(struct pci_dev *pdev, struct page *page);
-
-/* pci_p2pdma_distance(provider, client, false) */
-int rgup_helper_p2pdma_distance(struct pci_dev *provider, struct device *client);
+/* Whether any of the npages pages is PCI P2P memory (is_pci_p2pdma_page()). */
+bool rgup_helper_pages_any_p2pdma(struct page **pages, unsigned long npages);
 
 /* pci_p2pmem_find(client): the closest published provider, referenced, or NULL */
 struct pci_dev *rgup_helper_p2pmem_find_get(struct device *client);

@@ -233,14 +233,15 @@ impl kernel::InPlaceModule for SampleP2p {
 
 struct EduDriver;
 
-/// QEMU's `edu` (`hw/misc/edu.c`): vendor 0x1234, device 0x11e8, class "other" (0xff).
+/// QEMU's `edu` (`hw/misc/edu.c`): vendor 0x1234, device 0x11e8, class code 0x00ff00 (QEMU's
+/// `PCI_CLASS_OTHERS`, 0xff, as a 16-bit class: base class 0x00, sub-class 0xff).
 ///
 /// `pci::Vendor` only names the vendors of `pci_ids.h`, which 0x1234 is not, so the table
-/// matches edu's class and [`EduDriver::probe`] checks the IDs (`ENODEV` for any other device of
-/// that class).
+/// matches edu's class (any programming interface) and [`EduDriver::probe`] checks the IDs
+/// (`ENODEV` for any other device of that class).
 const EDU_VENDOR: u16 = 0x1234;
 const EDU_DEVICE: u16 = 0x11e8;
-const EDU_ID: pci::DeviceId = pci::DeviceId::from_class(0xff_0000, 0xff_ff00);
+const EDU_ID: pci::DeviceId = pci::DeviceId::from_class(0x00_ff00, 0xff_ff00);
 
 kernel::pci_device_table!(
     PCI_TABLE,
