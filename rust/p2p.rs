@@ -7,9 +7,9 @@
 //! `pci_p2pdma_add_resource()`) is MMIO: the CPU must never `memcpy` it, cache-maintain it or
 //! bounce it (`Documentation/driver-api/pci/p2pdma.rst`). A [`DmaOnlySgt`] therefore has no CPU
 //! side at all: it is a list of [`Segment`]s, each a DMA address, a length and a
-//! [`SegmentKind`] (a PCI bus address routed through a switch, or an address mapped through the
-//! host), valid for one bound client device, in one direction, until it is dropped. No method
-//! returns a `struct page`, a kernel virtual address or a byte slice:
+//! [`SegmentKind`](crate::dma::SegmentKind) (a PCI bus address routed through a switch, or an
+//! address mapped through the host), valid for one bound client device, in one direction, until
+//! it is dropped. No method returns a `struct page`, a kernel virtual address or a byte slice:
 //!
 //! ```compile_fail,E0599
 //! fn cpu_view<'a>(sgt: &'a rgup::p2p::DmaOnlySgt<'_>) -> &'a [u8] {
