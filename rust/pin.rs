@@ -79,9 +79,11 @@ pub(crate) fn cond_resched() {
 /// How the pages are pinned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
-    /// `pin_user_pages()` under the mmap read lock, in the same critical section as rgup's checks.
+    /// `pin_user_pages()` under the mmap read lock; a refusal is explained in the same critical
+    /// section, so the explanation is about the VMAs the kernel refused.
     Locked,
-    /// `pin_user_pages_fast()` without the mmap lock (rgup's checks run just before).
+    /// `pin_user_pages_fast()` without the mmap lock (a refusal is explained afterwards, under
+    /// the lock).
     ///
     /// With `fallback`, a short fast pin continues with [`Method::Locked`] for the rest;
     /// without, it fails with [`PinError::Incomplete`]. Pins of a remote mm are always locked.
@@ -499,24 +501,57 @@ impl PinRequest {
         if self.access == Access::Write {
             gup_flags |= bindings::FOLL_WRITE;
         }
+        // The kernel's own `FOLL_LONGTERM` checks (`check_vma_flags()`, and `gup_fast()`'s per
+        // folio) decide; rgup walks the VMAs only to explain a refusal (`explain`), so that a
+        // successful pin costs what the C costs.
         let method = if remote { Method::Locked } else { self.method };
         if let Method::Fast { fallback } = method {
-            check_span(&mm.mmap_read_lock(), &span, self.access, false)?;
-            pinned.pin_fast(&span, gup_flags)?;
+            if let Err(e) = pinned.pin_fast(&span, gup_flags) {
+                return Err(explain(&mm.mmap_read_lock(), &span, self.access, false, e));
+            }
             if pinned.page_count() < span.count && !fallback {
-                return Err(PinError::Incomplete {
+                let e = PinError::Incomplete {
                     pinned: pinned.page_count(),
                     wanted: span.count,
-                });
+                };
+                return Err(explain(&mm.mmap_read_lock(), &span, self.access, false, e));
             }
         }
         if pinned.page_count() < span.count {
             let guard = mm.mmap_read_lock();
-            check_span(&guard, &span, self.access, remote)?;
-            pinned.pin_locked(&guard, mm, remote, &span, gup_flags)?;
+            if let Err(e) = pinned.pin_locked(&guard, mm, remote, &span, gup_flags) {
+                // Explained in the critical section where the kernel refused: the same VMAs.
+                return Err(explain(&guard, &span, self.access, remote, e));
+            }
         }
         stats::GLOBAL.pin_completed();
         Ok(pinned)
+    }
+}
+
+/// The error of a pin that failed with `err`, explained: when the kernel's answer can be a
+/// `FOLL_LONGTERM` refusal or a hole (`EFAULT`, `EOPNOTSUPP`, a short pin), rgup's walk of the
+/// VMAs ([`PinRequest::check`]'s rules, which are the kernel's) names the VMA and the reason.
+/// When the walk finds nothing (the layout changed since, on the fast path), the kernel's error
+/// stands.
+fn explain(
+    guard: &MmapReadGuard<'_>,
+    span: &PageSpan,
+    access: Access,
+    foreign: bool,
+    err: PinError,
+) -> PinError {
+    let may_be_refusal = match err {
+        PinError::Kernel(e) => e == EFAULT || e == EOPNOTSUPP,
+        PinError::Incomplete { .. } => true,
+        _ => false,
+    };
+    if !may_be_refusal {
+        return err;
+    }
+    match check_span(guard, span, access, foreign) {
+        Err(why) => why,
+        Ok(_) => err,
     }
 }
 
@@ -1004,6 +1039,50 @@ mod tests {
     }
 
     const END: usize = 0x7fff_ffff_f000;
+
+    /// The kernel refuses, rgup explains: a hole and a refused VMA come back typed, from both
+    /// methods, with nothing left pinned.
+    #[test]
+    fn refusals_are_explained() -> Result {
+        use crate::testing::{
+            read_only_buffer,
+            user_buffer, //
+        };
+        let pins = stats::GLOBAL.pins();
+        let rw = user_buffer(4 * PAGE_SIZE)?;
+        let ro = read_only_buffer(2 * PAGE_SIZE)?;
+        for method in [
+            Method::Locked,
+            Method::Fast { fallback: true },
+            Method::Fast { fallback: false },
+        ] {
+            // The page after the buffer is not mapped (as in `PinRequest`'s example).
+            let hole = PinRequest::new(rw, 5 * PAGE_SIZE, Access::Read)
+                .method(method)
+                .pin();
+            assert_eq!(
+                hole.err(),
+                Some(PinError::Hole {
+                    addr: rw + 4 * PAGE_SIZE
+                })
+            );
+            let refused = PinRequest::new(ro, PAGE_SIZE, Access::Write)
+                .method(method)
+                .pin();
+            assert!(matches!(
+                refused,
+                Err(PinError::Refused { vma, why: Refusal::NotWritable }) if vma.start == ro
+            ));
+            // Read access to the read-only buffer is fine.
+            drop(
+                PinRequest::new(ro, PAGE_SIZE, Access::Read)
+                    .method(method)
+                    .pin()?,
+            );
+        }
+        assert_eq!(stats::GLOBAL.pins(), pins);
+        Ok(())
+    }
 
     #[test]
     fn span_of_one_byte_is_one_page() {

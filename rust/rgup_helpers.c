@@ -298,9 +298,10 @@ void rgup_helper_pci_dev_put(struct pci_dev *pdev)
 	pci_dev_put(pdev);
 }
 
-unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len)
+unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len,
+					  bool writable)
 {
-	return kunit_vm_mmap(test, NULL, 0, len, PROT_READ | PROT_WRITE,
+	return kunit_vm_mmap(test, NULL, 0, len, PROT_READ | (writable ? PROT_WRITE : 0),
 			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
 }
 

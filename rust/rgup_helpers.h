@@ -178,8 +178,9 @@ bool rgup_helper_page_dirty(struct page *page);
 struct kunit;
 struct device;
 
-/* kunit_vm_mmap() of len bytes of private anonymous read-write memory. */
-unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len);
+/* kunit_vm_mmap() of len bytes of private anonymous memory, read-only or read-write. */
+unsigned long rgup_helper_kunit_mmap_anon(struct kunit *test, unsigned long len,
+					  bool writable);
 
 /*
  * Detaches the calling KUnit thread from the mm kunit_attach_mm() gave it

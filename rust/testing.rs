@@ -24,10 +24,23 @@ use kernel::{
 /// Maps `len` bytes of private anonymous memory into the calling KUnit test's own mm (KUnit
 /// attaches one on first use) and returns its address.
 pub fn user_buffer(len: usize) -> Result<usize> {
+    map_anon(len, true)
+}
+
+/// As [`user_buffer`], mapped `PROT_READ` only.
+pub fn read_only_buffer(len: usize) -> Result<usize> {
+    map_anon(len, false)
+}
+
+fn map_anon(len: usize, writable: bool) -> Result<usize> {
     // SAFETY: `kunit_get_current_test()` is the running test (or NULL outside KUnit, which
     // `kunit_vm_mmap` rejects).
     let addr = unsafe {
-        helpers::rgup_helper_kunit_mmap_anon(bindings::kunit_get_current_test(), len as c_ulong)
+        helpers::rgup_helper_kunit_mmap_anon(
+            bindings::kunit_get_current_test(),
+            len as c_ulong,
+            writable,
+        )
     };
     if addr == 0 || addr > usize::MAX - 4096 {
         return Err(ENOMEM);
