@@ -22,9 +22,11 @@
 #   --iommu          put QEMU's intel-iommu in front (q35's DMAR) and boot with
 #                    intel_iommu=on iommu.strict=1: device DMA goes through
 #                    IOVAs, unmapped IOVAs fault; combine with --p2p
-#   --movable        the top 128 MiB of RAM in ZONE_MOVABLE (movablecore=):
+#   --movable        the top 512 MiB of RAM in ZONE_MOVABLE (movablecore=):
 #                    user memory lands there, and long-term pins must
-#                    migrate it out first
+#                    migrate it out first. 512, not 128: the debug kernel's
+#                    KASAN shadow is allocated from the top of memory at
+#                    boot, and left a 128 MiB zone with no page to manage
 #   --append ARGS    more kernel command line
 #   --cpus N, --memory SIZE
 #
@@ -48,7 +50,7 @@ while [ $# -gt 0 ]; do
 	--p2p) p2p=switch; shift ;;
 	--p2p-split) p2p=split; shift ;;
 	--iommu) iommu=1; shift ;;
-	--movable) append="$append movablecore=128M"; shift ;;
+	--movable) append="$append movablecore=512M"; shift ;;
 	--append) append="$append $2"; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--memory) memory=$2; shift 2 ;;
