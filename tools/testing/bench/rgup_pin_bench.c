@@ -27,15 +27,17 @@
  * (bench_util.h) to the first argument and the memory table to the second;
  * report.py makes the tables.
  *
- *   rgup_pin_bench --loop IMPL SIZE SECONDS
+ *   rgup_pin_bench --loop IMPL SIZE SECONDS [thp]
  *
- * pins and unpins SIZE bytes for SECONDS with one implementation (0-5 as in
+ * pins and unpins SIZE bytes (with "thp": a 2 MiB-aligned buffer with
+ * MADV_HUGEPAGE) for SECONDS with one implementation (0-5 as in
  * rgup_bench.rs, 10 rgup's ioctls, 11 gup_test's), for a profiler (perf
  * record) to sample. Not a test: nothing here passes or fails on a
  * time. Needs rgup.ko, rgup_bench.ko, CONFIG_GUP_TEST, root, and free 2 MiB
  * huge pages for the hugetlb cases.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -303,15 +305,28 @@ static char *buffer(const struct bench_case *bc)
 }
 
 /* --loop IMPL SIZE SECONDS: one implementation in a loop, for a profiler. */
-static int run_loop(int impl, size_t size, double seconds)
+static int run_loop(int impl, size_t size, double seconds, bool thp)
 {
 	struct bench_case bc = { "", "", size, ANON, MADV_NOHUGEPAGE };
-	char *mem = buffer(&bc);
-	double t0 = now_us(), t = 0;
+	char *mem;
+	double t0, t = 0;
 	long calls = 0;
 
+	if (thp) {
+		/* Twice the size, so that a 2 MiB-aligned run of it fits. */
+		char *raw = mmap(NULL, size + 2 * MIB, PROT_READ | PROT_WRITE, ANON, -1, 0);
+
+		if (raw == MAP_FAILED)
+			return 1;
+		mem = (char *)(((uintptr_t)raw + 2 * MIB - 1) & ~(2 * MIB - 1));
+		madvise(mem, size, MADV_HUGEPAGE);
+		memset(mem, 1, size);
+	} else {
+		mem = buffer(&bc);
+	}
 	if (!mem)
 		return 1;
+	t0 = now_us();
 	while (now_us() - t0 < seconds * 1e6) {
 		t = impl == 10 ? rgup_ioctl(mem, size, 100) :
 		    impl == 11 ? gup_test_ioctl(mem, size, 100) : in_kernel(impl, mem, size, 100);
@@ -321,7 +336,7 @@ static int run_loop(int impl, size_t size, double seconds)
 		}
 		calls += 100;
 	}
-	printf("--loop %d %zu: %ld calls, %.3f us each\n", impl, size, calls,
+	printf("--loop %d %zu%s: %ld calls, %.3f us each\n", impl, size, thp ? " thp" : "", calls,
 	       (now_us() - t0) / calls);
 	return 0;
 }
@@ -342,8 +357,9 @@ int main(int argc, char **argv)
 		       "/dev/rgup_bench");
 		return 4;
 	}
-	if (!strcmp(argv[1], "--loop") && argc == 5)
-		return run_loop(atoi(argv[2]), strtoul(argv[3], NULL, 0), atof(argv[4]));
+	if (!strcmp(argv[1], "--loop") && (argc == 5 || argc == 6))
+		return run_loop(atoi(argv[2]), strtoul(argv[3], NULL, 0), atof(argv[4]),
+				argc == 6 && !strcmp(argv[5], "thp"));
 	csv = bench_csv_open(argv[1]);
 	for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
 		char *mem = buffer(&cases[c]);
