@@ -22,20 +22,8 @@ export KSRC=${KSRC:?KSRC unset}
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 . "$here/guest-env.sh"
 
-# Our own TAP file, for what is not a test program's output: written line
-# by line, the plan last, so that a hang or an oops keeps what came before
-# (and the missing plan fails the file).
-inv=$out/guest.tap
-inv_n=0
-echo "TAP version 13" > "$inv"
-result() { # result ok|not-ok DESCRIPTION
-	inv_n=$((inv_n + 1))
-	if [ "$1" = ok ]; then
-		echo "ok $inv_n $2" >> "$inv"
-	else
-		echo "not ok $inv_n $2" >> "$inv"
-	fi
-}
+# Our own TAP file, for what is not a test program's output (guest-env.sh).
+rgup_tap_open "$out/guest.tap"
 # check DESCRIPTION COMMAND...: one result, ok if COMMAND succeeds.
 check() {
 	local what=$1
@@ -351,6 +339,5 @@ fi
 	fi
 } > "$out/hardening.txt" 2>/dev/null
 
-echo "1..$inv_n" >> "$inv"
 dmesg > "$out/dmesg.txt"
-cat "$inv"
+rgup_tap_close

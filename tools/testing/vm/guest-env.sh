@@ -153,3 +153,44 @@ rgup_stats_held() {
 	done
 	echo ${out# }
 }
+
+# The guest scripts' own TAP file, for what is not a test program's output:
+# written line by line, the plan last (rgup_tap_close), so that a hang or an
+# oops keeps what came before, and a missing plan fails the file.
+rgup_tap_open() { # rgup_tap_open FILE
+	RGUP_TAP=$1
+	RGUP_TAP_N=0
+	echo "TAP version 13" > "$RGUP_TAP"
+}
+
+result() { # result ok|not-ok DESCRIPTION
+	RGUP_TAP_N=$((RGUP_TAP_N + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $RGUP_TAP_N $2" >> "$RGUP_TAP"
+	else
+		echo "not ok $RGUP_TAP_N $2" >> "$RGUP_TAP"
+	fi
+}
+
+rgup_tap_close() { # the plan, then the file on the console
+	echo "1..$RGUP_TAP_N" >> "$RGUP_TAP"
+	cat "$RGUP_TAP"
+}
+
+# rgup_unload_and_settle BEFORE MODULE...: two results: rmmod of MODULES (in
+# that order, dependents first), and the FOLL_PIN count back to BEFORE.
+rgup_unload_and_settle() {
+	local before=$1 after
+	shift
+	if rmmod "$@"; then
+		result ok "rmmod $*"
+	else
+		result not-ok "rmmod $*"
+	fi
+	after=$(rgup_pins_settle "$before")
+	if [ "$after" -le "$before" ]; then
+		result ok "FOLL_PIN pins back to $before"
+	else
+		result not-ok "FOLL_PIN leak: $((after - before)) pins"
+	fi
+}

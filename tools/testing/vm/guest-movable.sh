@@ -20,14 +20,8 @@ scale=${RGUP_TIME_SCALE:-1}
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 . "$here/guest-env.sh"
 
-# Our TAP, line by line, the plan last (see guest-check.sh).
-tap=$out/movable-guest.tap
-n=0
-echo "TAP version 13" > "$tap"
-result() { # result ok|not-ok DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = ok ]; then echo "ok $n $2" >> "$tap"; else echo "not ok $n $2" >> "$tap"; fi
-}
+# Our TAP, line by line, the plan last (guest-env.sh).
+rgup_tap_open "$out/movable-guest.tap"
 if grep -q 'movablecore=' /proc/cmdline && grep -q 'zone  *Movable' /proc/zoneinfo; then
 	result ok "booted with movablecore=: a Movable zone"
 else
@@ -57,16 +51,5 @@ if [ -z "$held" ]; then
 else
 	result not-ok "rgup stats: $held"
 fi
-if rmmod rgup_test rgup; then
-	result ok "rmmod rgup_test rgup"
-else
-	result not-ok "rmmod rgup_test rgup"
-fi
-after=$(rgup_pins_settle "$before")
-if [ "$after" -le "$before" ]; then
-	result ok "FOLL_PIN pins back to $before"
-else
-	result not-ok "FOLL_PIN leak: $((after - before)) pins"
-fi
-echo "1..$n" >> "$tap"
-cat "$tap"
+rgup_unload_and_settle "$before" rgup_test rgup
+rgup_tap_close

@@ -34,14 +34,8 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 . "$here/guest-env.sh"
 "$here/guest-p2p-topology.sh" ${split:+--split} "$out/p2p-topology$sfx.tap"
 
-# Our TAP, line by line, the plan last (see guest-check.sh).
-tap=$out/p2p-guest$sfx.tap
-n=0
-echo "TAP version 13" > "$tap"
-result() { # result ok|not-ok DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = ok ]; then echo "ok $n $2" >> "$tap"; else echo "not ok $n $2" >> "$tap"; fi
-}
+# Our TAP, line by line, the plan last (guest-env.sh).
+rgup_tap_open "$out/p2p-guest$sfx.tap"
 before=$(pins_outstanding)
 # rgup_test.ko: rgup_p2p_test also checks that /dev/rgup refuses peer memory.
 if insmod "$root/rgup.ko" && insmod "$root/rgup_test.ko" && insmod "$root/rgup_sample_p2p.ko"; then
@@ -87,16 +81,5 @@ if [ -z "$held" ]; then
 else
 	result not-ok "rgup stats: $held"
 fi
-if rmmod rgup_sample_p2p rgup_test rgup; then
-	result ok "rmmod rgup_sample_p2p rgup_test rgup"
-else
-	result not-ok "rmmod rgup_sample_p2p rgup_test rgup"
-fi
-after=$(rgup_pins_settle "$before")
-if [ "$after" -le "$before" ]; then
-	result ok "FOLL_PIN pins back to $before"
-else
-	result not-ok "FOLL_PIN leak: $((after - before)) pins"
-fi
-echo "1..$n" >> "$tap"
-cat "$tap"
+rgup_unload_and_settle "$before" rgup_sample_p2p rgup_test rgup
+rgup_tap_close
