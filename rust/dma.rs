@@ -10,8 +10,12 @@
 //!
 //! C header: [`include/linux/dma-mapping.h`](srctree/include/linux/dma-mapping.h)
 
-use core::marker::PhantomData;
+use core::{
+    marker::PhantomData,
+    mem::MaybeUninit, //
+};
 use kernel::{
+    alloc::kvec::PushError,
     bindings,
     device::{
         Bound,
@@ -108,23 +112,31 @@ unsafe fn read_dma_list(
 ) -> Result {
     // SAFETY: The table is mapped (safety requirement); reading its head is fine.
     let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
-    for _ in 0..nents {
-        // SAFETY: `sg` is one of the first `nents` entries of the mapped table.
-        let seg = unsafe {
-            let kind = if crate::helpers::rgup_helper_sg_dma_is_bus_address(sg) {
+    // Read in batches by one C call each: `sg_dma_address()` and the others are static inlines.
+    let mut batch = [const { MaybeUninit::<crate::helpers::rgup_dma_seg>::uninit() }; 32];
+    let mut left = nents;
+    while left > 0 {
+        let want = left.min(batch.len() as u32);
+        // SAFETY: `sg` is the next of the first `nents` entries of the mapped table, of which
+        // `left >= want` are still to read; `batch` has room for `want`.
+        let got = unsafe {
+            crate::helpers::rgup_helper_sg_dma_read(&mut sg, want, batch.as_mut_ptr().cast())
+        };
+        if got == 0 {
+            // A chain shorter than `nents`: not a table `dma_map_sgtable()` made.
+            return Err(EINVAL);
+        }
+        for e in &batch[..got as usize] {
+            // SAFETY: The helper wrote the first `got` entries.
+            let e = unsafe { e.assume_init_ref() };
+            let kind = if e.bus {
                 SegmentKind::BusAddr
             } else {
                 SegmentKind::HostMapped
             };
-            Segment::new(
-                bindings::sg_dma_address(sg),
-                bindings::sg_dma_len(sg) as usize,
-                kind,
-            )
-        };
-        push(seg)?;
-        // SAFETY: As above; the last call may return NULL, which is never dereferenced.
-        sg = unsafe { bindings::sg_next(sg) };
+            push(Segment::new(e.addr, e.len as usize, kind))?;
+        }
+        left -= got;
     }
     Ok(())
 }
@@ -207,7 +219,11 @@ pub fn push_segment(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits
         let n = left
             .min(limits.max_size)
             .min(usize::try_from(to_boundary).unwrap_or(usize::MAX));
-        out.push(Segment::new(addr, n, kind), GFP_KERNEL)?;
+        // Lists are reserved to their entry count: growing is the exception, not a call per
+        // segment (`KVec::push` calls out to `reserve` every time).
+        if let Err(PushError(seg)) = out.push_within_capacity(Segment::new(addr, n, kind)) {
+            out.push(seg, GFP_KERNEL)?;
+        }
         addr = addr.wrapping_add(n as u64); // wraps only after the last piece
         left -= n;
     }
@@ -288,7 +304,9 @@ pub fn best_page_size(segments: &[Segment], supported: u64, va: u64) -> u64 {
 /// `'a`, and is mapped for `dev` in direction `dir` by `dma_map_sgtable()`; `segments` is its DMA
 /// list, read once after mapping, merged and split by [`push_segment`] with `dev`'s limits.
 pub struct DmaMapping<'a> {
-    sgt: KBox<Opaque<bindings::sg_table>>,
+    // Not boxed: nothing keeps the address of a `struct sg_table` (its entries are allocated
+    // apart, and the DMA API keeps no pointer to the table), so it may move with the mapping.
+    sgt: Opaque<bindings::sg_table>,
     dev: &'a Device<Bound>,
     dir: DataDirection,
     segments: KVec<Segment>,
@@ -319,8 +337,7 @@ impl<'a> DmaMapping<'a> {
         if pages.is_empty() || dir == DataDirection::None {
             return Err(EINVAL);
         }
-        // Charged to the caller's memory cgroup, as the pages array: it lives as long as the map.
-        let sgt = KBox::new(Opaque::<bindings::sg_table>::zeroed(), GFP_KERNEL_ACCOUNT)?;
+        let sgt = Opaque::<bindings::sg_table>::zeroed();
         let raw_dev = raw_device(dev);
         // Entries no longer than the device takes in one segment (`dma_get_max_seg_size()`,
         // 64 KiB unless the driver set it): with `dma_max_mapping_size()` a THP became one entry

@@ -53,8 +53,10 @@ use crate::{
         Segment, //
     },
     helpers,
+    page_array::PageArray,
     pin::{
         cond_resched,
+        might_sleep,
         BATCH_PAGES, //
     },
     stats, //
@@ -124,19 +126,33 @@ impl From<kernel::alloc::AllocError> for P2pError {
 ///
 /// Every entry is a page pinned once by this object and not yet unpinned.
 struct ShortPin {
-    pages: KVVec<*mut bindings::page>,
+    pages: PageArray,
     /// The device may have written the pages.
     dirty: bool,
-    /// Some pages are peer memory.
-    p2p: bool,
+    /// How many of the pages are peer memory (`None` until they are all pinned: then any).
+    p2p_pages: Option<usize>,
 }
 
 impl Drop for ShortPin {
     fn drop(&mut self) {
         // `unpin_user_pages_dirty_lock()` takes folio locks.
-        kernel::task::might_sleep();
-        if !self.p2p || !self.dirty {
-            for (n, batch) in self.pages.chunks_mut(BATCH_PAGES).enumerate() {
+        might_sleep();
+        let n = self.pages.len();
+        // All system RAM, all peer memory or nothing written: the same for every page, in
+        // batches. Peer memory is never dirtied (it is not page cache).
+        let same = match self.p2p_pages {
+            _ if !self.dirty => Some(false),
+            Some(0) => Some(true),
+            Some(p2p) if p2p == n => Some(false),
+            _ => None,
+        };
+        if let Some(dirty) = same {
+            for (n, batch) in self
+                .pages
+                .as_mut_slice()
+                .chunks_mut(BATCH_PAGES)
+                .enumerate()
+            {
                 if n > 0 {
                     cond_resched();
                 }
@@ -146,13 +162,13 @@ impl Drop for ShortPin {
                     bindings::unpin_user_pages_dirty_lock(
                         batch.as_mut_ptr(),
                         batch.len() as c_ulong,
-                        self.dirty,
+                        dirty,
                     )
                 };
             }
             return;
         }
-        for (n, &page) in self.pages.iter().enumerate() {
+        for (n, &page) in self.pages.as_slice().iter().enumerate() {
             if n > 0 && n % BATCH_PAGES == 0 {
                 cond_resched();
             }
@@ -201,7 +217,7 @@ enum Backing {
 impl Backing {
     fn pages(&self) -> &[*mut bindings::page] {
         match self {
-            Backing::User(pin) => &pin.pages,
+            Backing::User(pin) => pin.pages.as_slice(),
             Backing::P2pmem(alloc) => &alloc.pages,
         }
     }
@@ -252,7 +268,7 @@ impl<'a> DmaOnlySgt<'a> {
         }
         let first = addr & !(PAGE_SIZE - 1);
         let npages = (end - first).div_ceil(PAGE_SIZE);
-        let pages = KVVec::with_capacity(npages, GFP_KERNEL_ACCOUNT)?;
+        let pages = PageArray::new(npages)?;
         // Whether the device may write the pages (with `DataDirection::None` it does nothing:
         // the mapping refuses it).
         let device_writes = matches!(
@@ -267,10 +283,12 @@ impl<'a> DmaOnlySgt<'a> {
         let mut pin = ShortPin {
             pages,
             dirty: device_writes,
-            p2p: true, // until the pages are known
+            p2p_pages: None,
         };
         while pin.pages.len() < npages {
-            cond_resched();
+            if pin.pages.len() > 0 {
+                cond_resched();
+            }
             let done = pin.pages.len();
             let want = (npages - done).min(BATCH_PAGES);
             // SAFETY: `pin.pages` has room for `npages - done >= want` more pointers. (Its slow
@@ -281,7 +299,7 @@ impl<'a> DmaOnlySgt<'a> {
                     (first + done * PAGE_SIZE) as c_ulong,
                     want as i32,
                     flags,
-                    pin.pages.spare_capacity_mut().as_mut_ptr().cast(),
+                    pin.pages.spare_ptr(),
                 )
             };
             if got < 0 {
@@ -294,9 +312,13 @@ impl<'a> DmaOnlySgt<'a> {
             }
         }
         // SAFETY: The pages are pinned.
-        pin.p2p = unsafe {
-            helpers::rgup_helper_pages_any_p2pdma(pin.pages.as_ptr().cast_mut(), npages as c_ulong)
+        let p2p_pages = unsafe {
+            helpers::rgup_helper_pages_count_p2pdma(
+                pin.pages.as_slice().as_ptr().cast_mut(),
+                npages as c_ulong,
+            )
         };
+        pin.p2p_pages = Some(p2p_pages as usize);
         Self::map(dev, Backing::User(pin), addr - first, len, dir)
     }
 

@@ -28,11 +28,15 @@
 use crate::{
     dma::DmaMapping,
     helpers,
+    page_array::PageArray,
     stats,
     user_page::UserPage, //
     Access,
 };
-use core::ptr::NonNull;
+use core::{
+    mem::ManuallyDrop,
+    ptr::NonNull, //
+};
 use kernel::{
     alloc::AllocError,
     bindings,
@@ -54,7 +58,13 @@ use kernel::{
         PAGE_SIZE, //
     },
     prelude::*,
-    sync::aref::ARef,
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+    },
     uaccess::{
         UserSliceReader,
         UserSliceWriter, //
@@ -69,6 +79,17 @@ pub const MAX_PIN_PAGES: usize = 1 << 22;
 /// does: the fast pin walks the page tables of its whole range with interrupts off, and neither
 /// reschedules in its loop.
 pub(crate) const BATCH_PAGES: usize = 512;
+
+/// [`kernel::task::might_sleep`] where it checks something (`CONFIG_DEBUG_ATOMIC_SLEEP`): the
+/// drop of an object that may sleep calls it however little it holds. Elsewhere it would be an
+/// out-of-line call to an empty `might_resched()` (with `CONFIG_PREEMPTION`), which the C
+/// inlines away.
+#[track_caller]
+#[inline]
+pub(crate) fn might_sleep() {
+    #[cfg(CONFIG_DEBUG_ATOMIC_SLEEP)]
+    kernel::task::might_sleep();
+}
 
 /// Lets the scheduler run another task between two batches of [`BATCH_PAGES`].
 pub(crate) fn cond_resched() {
@@ -479,18 +500,25 @@ impl PinRequest {
 
     fn pin_mm(self, mm: &MmWithUser, remote: bool) -> Result<PinnedPages, PinError> {
         let span = PageSpan::new(self.addr, self.len, user_end())?;
-        // Charged to the caller's memory cgroup: they live as long as the pin.
-        let pages = KVVec::with_capacity(span.count, GFP_KERNEL_ACCOUNT)?;
-        let dirty = BitmapVec::new(span.count, GFP_KERNEL_ACCOUNT)?;
+        // Charged to the caller's memory cgroup: they live as long as the pin. The bitmap is a
+        // separate allocation (above 64 pages): in the page array's, it would move a THP's array
+        // of 4 KiB into the next `kmalloc` size class, measurably slower to allocate
+        // (`Documentation/rgup/performance.rst`).
+        let pages = PageArray::new(span.count)?;
+        let dirty = match self.access {
+            Access::Write => Some(BitmapVec::new(span.count, GFP_KERNEL_ACCOUNT)?),
+            Access::Read => None,
+        };
         // From here on, dropping `pinned` unwinds whatever was done.
-        stats::GLOBAL.pin_started();
         let mut pinned = PinnedPages {
             pages,
             dirty,
+            dirtied: Atomic::new(false),
             addr: self.addr,
             len: self.len,
             offset: span.offset,
             access: self.access,
+            counted: false,
             charge: None,
         };
         if self.accounting == Accounting::Memlock {
@@ -524,7 +552,9 @@ impl PinRequest {
                 return Err(explain(&guard, &span, self.access, remote, e));
             }
         }
-        stats::GLOBAL.pin_completed();
+        // INVARIANT: Counted once, when complete.
+        pinned.counted = true;
+        stats::GLOBAL.pinned(pinned.page_count(), pinned.charged_pages());
         Ok(pinned)
     }
 }
@@ -557,21 +587,35 @@ fn explain(
 
 /// Pages charged to an mm's `pinned_vm`, returned on drop.
 ///
+/// One call charges (and takes the `mm` reference), one call uncharges (and drops it): the C
+/// inlines `mmgrab()`, `rlimit()` and the atomics that Rust reaches through helpers.
+///
 /// # Invariants
 ///
-/// `pages` pages were added to `mm->pinned_vm` and not yet subtracted.
+/// `pages` pages were added to `mm->pinned_vm` and not yet subtracted; `mm` owns an `mmgrab()`
+/// reference, which the drop gives back through the uncharge helper (never by dropping `mm`).
 struct MemlockCharge {
-    mm: ARef<Mm>,
+    mm: ManuallyDrop<ARef<Mm>>,
     pages: usize,
 }
 
 impl MemlockCharge {
     fn new(mm: &MmWithUser, pages: usize) -> Result<Self, PinError> {
         let delta = i64::try_from(pages).map_err(|_| PinError::TooLarge)?;
-        // SAFETY: Reads the current task's rlimit.
-        let limit = unsafe { helpers::rgup_helper_memlock_limit_pages() } as usize;
-        // SAFETY: `mm` is a live mm (we hold a reference to it).
-        let now = unsafe { helpers::rgup_helper_mm_pinned_vm_add(mm.as_raw(), delta) };
+        let mut limit: c_ulong = 0;
+        // SAFETY: `mm` is a live mm (we hold a reference to it); `limit` is writable. It reads
+        // the current task's rlimit.
+        let now =
+            unsafe { helpers::rgup_helper_mm_pinned_vm_charge(mm.as_raw(), delta, &mut limit) };
+        // INVARIANT: The helper added `pages` to `mm->pinned_vm` and took the `mmgrab()`
+        // reference that the `ARef` owns: it keeps the `mm_struct` alive until the drop returns
+        // both, even after the process exits. Dropped below if refused: uncharged.
+        let charge = Self {
+            // SAFETY: As just said, the reference is ours to own.
+            mm: ManuallyDrop::new(unsafe { ARef::from_raw(NonNull::from(&**mm)) }),
+            pages,
+        };
+        let limit = limit as usize;
         // As `account_locked_vm()` does, ask for `CAP_IPC_LOCK` only beyond the limit: `capable()`
         // runs the LSM hooks and marks the task as having used a privilege.
         if usize::try_from(now).map_or(true, |now| now > limit)
@@ -579,17 +623,9 @@ impl MemlockCharge {
             // process context.
             && !unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) }
         {
-            // SAFETY: Undoes the addition just made.
-            unsafe { helpers::rgup_helper_mm_pinned_vm_add(mm.as_raw(), -delta) };
             return Err(PinError::OverMemlockLimit { pages, limit });
         }
-        stats::GLOBAL.charged(pages);
-        // INVARIANT: `pages` were just added to `mm->pinned_vm`; `ARef<Mm>` (mmgrab) keeps the
-        // `mm_struct` alive until the drop subtracts them, even after the process exits.
-        Ok(Self {
-            mm: ARef::from(&**mm),
-            pages,
-        })
+        Ok(charge)
     }
 }
 
@@ -597,9 +633,9 @@ impl Drop for MemlockCharge {
     fn drop(&mut self) {
         // `pages` fitted in an i64 when charged.
         let delta = self.pages as i64;
-        // SAFETY: By the type invariants `mm` is alive and holds the charge being returned.
-        unsafe { helpers::rgup_helper_mm_pinned_vm_add(self.mm.as_raw(), -delta) };
-        stats::GLOBAL.uncharged(self.pages);
+        // SAFETY: By the type invariants `mm` is alive, holds the charge being returned and owns
+        // the `mmgrab()` reference the helper drops; `self.mm` is never dropped.
+        unsafe { helpers::rgup_helper_mm_pinned_vm_uncharge(self.mm.as_raw(), delta) };
     }
 }
 
@@ -619,15 +655,20 @@ impl Drop for MemlockCharge {
 /// # Invariants
 ///
 /// Each entry of `pages` is a page pinned once by this object with `FOLL_PIN | FOLL_LONGTERM`
-/// (and `FOLL_WRITE` iff `access` is [`Access::Write`]) and not yet unpinned; `dirty` has one bit
-/// per page the request covers; bits are only set for [`Access::Write`] pins.
+/// (and `FOLL_WRITE` iff `access` is [`Access::Write`]) and not yet unpinned; `pages` has room
+/// for every page the request covers; `dirty` is a bitmap of one bit per such page iff the pin
+/// is [`Access::Write`]; `dirtied` is true if a bit of `dirty` is set. `counted` iff the pin was
+/// added to the global counters ([`crate::stats::global`]), which happens when it is complete.
 pub struct PinnedPages {
-    pages: KVVec<*mut bindings::page>,
-    dirty: BitmapVec,
+    pages: PageArray,
+    dirty: Option<BitmapVec>,
+    // Lets the drop of a pin nobody marked dirty skip the bitmap, read without a call out.
+    dirtied: Atomic<bool>,
     addr: usize,
     len: usize,
     offset: usize,
     access: Access,
+    counted: bool,
     // Dropped after the pages are unpinned (see `Drop`).
     charge: Option<MemlockCharge>,
 }
@@ -646,24 +687,16 @@ impl PinnedPages {
             let done = self.page_count();
             let want = (span.count - done).min(BATCH_PAGES);
             let start = span.first + (done << PAGE_SHIFT);
-            let buf = self.pages.spare_capacity_mut();
-            // SAFETY: `buf` has room for `want` page pointers (capacity is `span.count`). (Its
-            // slow path takes the mmap lock: a caller holding it deadlocks, as documented on
-            // `PinRequest::pin`, which is no memory-safety matter.)
-            let ret = unsafe {
-                bindings::pin_user_pages_fast(
-                    start,
-                    want as i32,
-                    gup_flags,
-                    buf.as_mut_ptr().cast(),
-                )
-            };
+            let buf = self.pages.spare_ptr();
+            // SAFETY: `buf` has room for `want <= span.count - done` page pointers (the array's
+            // capacity is `span.count`). (Its slow path takes the mmap lock: a caller holding it
+            // deadlocks, as documented on `PinRequest::pin`, which is no memory-safety matter.)
+            let ret = unsafe { bindings::pin_user_pages_fast(start, want as i32, gup_flags, buf) };
             if ret < 0 {
                 return Err(PinError::from_gup(ret));
             }
-            // SAFETY: The kernel initialised and pinned the first `ret` entries.
+            // SAFETY: The kernel initialised and pinned the first `ret <= want` entries.
             unsafe { self.pages.inc_len(ret as usize) };
-            stats::GLOBAL.pages_pinned(ret as usize);
             if (ret as usize) < want {
                 return Ok(()); // short: the caller decides
             }
@@ -685,7 +718,7 @@ impl PinnedPages {
             let done = self.page_count();
             let want = span.count - done;
             let start = span.first + (done << PAGE_SHIFT);
-            let buf = self.pages.spare_capacity_mut().as_mut_ptr().cast();
+            let buf = self.pages.spare_ptr();
             // SAFETY: `buf` has room for `want` pages; `_guard` holds `mm`'s mmap read lock, as
             // both functions require (and `mm` is current's mm when `!remote`); `locked` is NULL,
             // so the lock is never dropped.
@@ -713,14 +746,14 @@ impl PinnedPages {
                     wanted: span.count,
                 });
             }
-            // SAFETY: The kernel initialised and pinned the first `ret` entries.
+            // SAFETY: The kernel initialised and pinned the first `ret <= want` entries.
             unsafe { self.pages.inc_len(ret as usize) };
-            stats::GLOBAL.pages_pinned(ret as usize);
         }
         Ok(())
     }
 
     /// Number of pages pinned.
+    #[inline]
     pub fn page_count(&self) -> usize {
         self.pages.len()
     }
@@ -752,7 +785,7 @@ impl PinnedPages {
 
     /// The pinned pages, in order (for the DMA mappings of [`crate::dma`]).
     pub(crate) fn raw_pages(&self) -> &[*mut bindings::page] {
-        &self.pages
+        self.pages.as_slice()
     }
 
     /// Pages charged to `RLIMIT_MEMLOCK` by this pin (0 with [`Accounting::None`]).
@@ -765,7 +798,7 @@ impl PinnedPages {
     /// The page is read-only even in a write pin: writing through the pin needs it exclusively
     /// ([`PinnedPages::page_mut`]).
     pub fn page(&self, i: usize) -> Option<UserPage<'_>> {
-        let ptr = NonNull::new(*self.pages.get(i)?)?;
+        let ptr = NonNull::new(*self.pages.as_slice().get(i)?)?;
         // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
         // returned borrow cannot outlive; it is not writable.
         Some(unsafe { UserPage::from_raw(ptr, false) })
@@ -783,9 +816,10 @@ impl PinnedPages {
         if self.access != Access::Write {
             return None;
         }
-        let ptr = NonNull::new(*self.pages.get(i)?)?;
-        // INVARIANT: A bit of a write pin.
-        self.dirty.set_bit(i);
+        let ptr = NonNull::new(*self.pages.as_slice().get(i)?)?;
+        // INVARIANT: A bit of a write pin, which has the bitmap; `dirtied` says so.
+        self.dirty.as_mut()?.set_bit(i);
+        *self.dirtied.get_mut() = true;
         // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
         // returned borrow cannot outlive, with `FOLL_WRITE` (the pin is `Access::Write`):
         // copy-on-write was broken, the process may write it.
@@ -797,7 +831,7 @@ impl PinnedPages {
     /// This is what a device's scatter list needs: one entry per run.
     pub fn contiguous_runs(&self) -> ContiguousRuns<'_> {
         ContiguousRuns {
-            pages: &self.pages,
+            pages: self.pages.as_slice(),
             next: 0,
         }
     }
@@ -806,7 +840,7 @@ impl PinnedPages {
     pub fn folio_count(&self) -> usize {
         let mut count = 0;
         let mut last = core::ptr::null_mut();
-        for &page in self.pages.iter() {
+        for &page in self.pages.as_slice() {
             // SAFETY: `page` is pinned (type invariants).
             let folio = unsafe { helpers::rgup_helper_page_folio(page) };
             if folio != last {
@@ -832,9 +866,14 @@ impl PinnedPages {
             return Err(EPERM);
         }
         let (first, last) = self.page_indices(offset, len)?;
+        // A write pin has the bitmap (type invariants).
+        let dirty = self.dirty.as_ref().ok_or(EPERM)?;
         for i in first..=last {
-            self.dirty.set_bit_atomic(i);
+            dirty.set_bit_atomic(i);
         }
+        // INVARIANT: Bits are set. (The drop, which reads both, has `&mut self`: whoever gave it
+        // synchronised with this.)
+        self.dirtied.store(true, Relaxed);
         Ok(())
     }
 
@@ -875,7 +914,7 @@ impl PinnedPages {
         }
         // SAFETY: By the type invariants the pages are pinned for as long as `self`, which the
         // mapping borrows.
-        unsafe { DmaMapping::new(&self.pages, self.offset, self.len, dev, dir) }
+        unsafe { DmaMapping::new(self.pages.as_slice(), self.offset, self.len, dev, dir) }
     }
 
     /// The page indices covering `[offset, offset + len)` of the requested range.
@@ -959,35 +998,46 @@ impl PinnedPages {
 
 impl Drop for PinnedPages {
     fn drop(&mut self) {
-        // `unpin_user_pages_dirty_lock()` takes folio locks.
-        kernel::task::might_sleep();
+        // `unpin_user_pages_dirty_lock()` takes folio locks: say so even for a pin of clean pages.
+        might_sleep();
         let n = self.page_count();
+        // Nothing marked dirty (a read pin, or a write pin the device did not write): plain
+        // unpins, batch by batch, without a walk of the bitmap.
+        let dirtied = *self.dirtied.get_mut();
+        let bitmap = self.dirty.as_ref().filter(|_| dirtied);
         let mut i = 0;
         while i < n {
             if i > 0 {
                 cond_resched();
             }
-            let dirty = self.dirty.next_bit(i) == Some(i);
-            let run_end = if dirty {
-                self.dirty.next_zero_bit(i)
-            } else {
-                self.dirty.next_bit(i)
-            }
-            .unwrap_or(n)
-            .min(n)
-            .min(i + BATCH_PAGES);
+            let (dirty, run_end) = match bitmap {
+                Some(bitmap) => {
+                    let next_dirty = bitmap.next_bit(i);
+                    let dirty = next_dirty == Some(i);
+                    let end = if dirty {
+                        bitmap.next_zero_bit(i)
+                    } else {
+                        next_dirty
+                    };
+                    (dirty, end.unwrap_or(n))
+                }
+                None => (false, n),
+            };
+            let run_end = run_end.min(n).min(i + BATCH_PAGES);
             // SAFETY: By the type invariants entries `i..run_end` are pinned by us, once; they
             // are not used after this.
             unsafe {
                 bindings::unpin_user_pages_dirty_lock(
-                    self.pages.as_mut_ptr().add(i),
+                    self.pages.as_mut_slice()[i..run_end].as_mut_ptr(),
                     (run_end - i) as c_ulong,
                     dirty,
                 )
             };
             i = run_end;
         }
-        stats::GLOBAL.unpinned(n);
+        if self.counted {
+            stats::GLOBAL.unpinned(n, self.charged_pages());
+        }
         // `self.charge` is dropped after this: unpinned first, then uncharged.
     }
 }

@@ -40,6 +40,7 @@ pub mod dma;
 mod helpers;
 pub mod mirror;
 pub mod p2p;
+mod page_array;
 pub mod pin;
 pub mod stats;
 #[cfg(CONFIG_KUNIT)]

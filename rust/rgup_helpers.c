@@ -19,8 +19,10 @@
 #include <linux/pagemap.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/percpu.h>
 #include <linux/rmap.h>
 #include <linux/scatterlist.h>
+#include <linux/slab.h>
 #include <linux/pkeys.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -73,7 +75,8 @@ bool rgup_helper_vma_access_permitted(struct vm_area_struct *vma, bool write,
 	return arch_vma_access_permitted(vma, write, false, foreign);
 }
 
-unsigned long rgup_helper_memlock_limit_pages(void)
+/* rlimit(RLIMIT_MEMLOCK) of current, in pages (saturating). */
+static unsigned long memlock_limit_pages(void)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK);
 
@@ -82,9 +85,50 @@ unsigned long rgup_helper_memlock_limit_pages(void)
 	return limit >> PAGE_SHIFT;
 }
 
-s64 rgup_helper_mm_pinned_vm_add(struct mm_struct *mm, s64 pages)
+s64 rgup_helper_mm_pinned_vm_charge(struct mm_struct *mm, s64 pages,
+				    unsigned long *limit)
 {
+	*limit = memlock_limit_pages();
+	mmgrab(mm);
 	return atomic64_add_return(pages, &mm->pinned_vm);
+}
+
+void rgup_helper_mm_pinned_vm_uncharge(struct mm_struct *mm, s64 pages)
+{
+	atomic64_sub(pages, &mm->pinned_vm);
+	mmdrop(mm);
+}
+
+void *rgup_helper_kvmalloc_array(size_t n, size_t size, gfp_t flags)
+{
+	return kvmalloc_array(n, size, flags);
+}
+
+struct rgup_stats {
+	s64 count[RGUP_STATS_NR];
+};
+
+static DEFINE_PER_CPU(struct rgup_stats, rgup_stats);
+
+void rgup_helper_stats_add(const s64 *delta)
+{
+	unsigned int i;
+
+	for (i = 0; i < RGUP_STATS_NR; i++)
+		if (delta[i])
+			this_cpu_add(rgup_stats.count[i], delta[i]);
+}
+
+s64 rgup_helper_stats_sum(unsigned int counter)
+{
+	s64 sum = 0;
+	int cpu;
+
+	if (WARN_ON_ONCE(counter >= RGUP_STATS_NR))
+		return 0;
+	for_each_possible_cpu(cpu)
+		sum += per_cpu(rgup_stats.count[counter], cpu);
+	return sum;
 }
 
 s64 rgup_helper_mm_pinned_vm(struct mm_struct *mm)
@@ -268,19 +312,27 @@ unsigned long rgup_helper_dma_seg_boundary(struct device *dev)
 	return dma_get_seg_boundary(dev);
 }
 
-bool rgup_helper_sg_dma_is_bus_address(struct scatterlist *sg)
+unsigned int rgup_helper_sg_dma_read(struct scatterlist **sg, unsigned int n,
+				     struct rgup_dma_seg *out)
 {
-	return sg_dma_is_bus_address(sg);
+	unsigned int i;
+
+	for (i = 0; i < n && *sg; i++, *sg = sg_next(*sg)) {
+		out[i].addr = sg_dma_address(*sg);
+		out[i].len = sg_dma_len(*sg);
+		out[i].bus = sg_dma_is_bus_address(*sg);
+	}
+	return i;
 }
 
-bool rgup_helper_pages_any_p2pdma(struct page **pages, unsigned long npages)
+unsigned long rgup_helper_pages_count_p2pdma(struct page **pages,
+					     unsigned long npages)
 {
-	unsigned long i;
+	unsigned long i, n = 0;
 
 	for (i = 0; i < npages; i++)
-		if (is_pci_p2pdma_page(pages[i]))
-			return true;
-	return false;
+		n += is_pci_p2pdma_page(pages[i]);
+	return n;
 }
 
 struct pci_dev *rgup_helper_p2pmem_find_get(struct device *client)

@@ -33,11 +33,33 @@ bool rgup_helper_vma_needs_dirty_tracking(struct vm_area_struct *vma);
 bool rgup_helper_vma_access_permitted(struct vm_area_struct *vma, bool write,
 				      bool foreign);
 
-/* rlimit(RLIMIT_MEMLOCK) of current, in pages (saturating). */
-unsigned long rgup_helper_memlock_limit_pages(void);
+/*
+ * The charge of account_locked_vm() (mm/util.c) on pinned_vm, in one call:
+ * mmgrab(mm), then atomic64_add_return(pages, &mm->pinned_vm), with current's
+ * RLIMIT_MEMLOCK in pages (saturating) in *limit. The caller asks for
+ * CAP_IPC_LOCK past the limit, and returns both with
+ * rgup_helper_mm_pinned_vm_uncharge().
+ */
+s64 rgup_helper_mm_pinned_vm_charge(struct mm_struct *mm, s64 pages,
+				    unsigned long *limit);
 
-/* atomic64_add_return(pages, &mm->pinned_vm) */
-s64 rgup_helper_mm_pinned_vm_add(struct mm_struct *mm, s64 pages);
+/* atomic64_sub(pages, &mm->pinned_vm), then mmdrop(mm). */
+void rgup_helper_mm_pinned_vm_uncharge(struct mm_struct *mm, s64 pages);
+
+/* kvmalloc_array(n, size, flags): kvfree() frees it. */
+void *rgup_helper_kvmalloc_array(size_t n, size_t size, gfp_t flags);
+
+/*
+ * rgup's global counters (rust/stats.rs), per CPU: an update is one
+ * this_cpu_add() per counter, not an atomic on a line every CPU writes.
+ */
+#define RGUP_STATS_NR 10
+
+/* this_cpu_add() of delta[i] to counter i, for each i < RGUP_STATS_NR. */
+void rgup_helper_stats_add(const s64 *delta);
+
+/* The sum of counter over the possible CPUs. */
+s64 rgup_helper_stats_sum(unsigned int counter);
 
 /* atomic64_read(&mm->pinned_vm) */
 s64 rgup_helper_mm_pinned_vm(struct mm_struct *mm);
@@ -129,11 +151,24 @@ unsigned int rgup_helper_dma_max_seg_size(struct device *dev);
 /* dma_get_seg_boundary() */
 unsigned long rgup_helper_dma_seg_boundary(struct device *dev);
 
-/* sg_dma_is_bus_address() */
-bool rgup_helper_sg_dma_is_bus_address(struct scatterlist *sg);
+/* One entry of the DMA list of a mapped scatterlist. */
+struct rgup_dma_seg {
+	dma_addr_t addr;		/* sg_dma_address() */
+	unsigned int len;		/* sg_dma_len() */
+	bool bus;			/* sg_dma_is_bus_address() */
+};
 
-/* Whether any of the npages pages is PCI P2P memory (is_pci_p2pdma_page()). */
-bool rgup_helper_pages_any_p2pdma(struct page **pages, unsigned long npages);
+/*
+ * Reads up to n entries of the DMA list of a mapped scatterlist, from *sg on,
+ * into out[] and moves *sg past them (sg_next()): one call per batch, not four
+ * per entry. Returns how many were read: n, or fewer at the end of the chain.
+ */
+unsigned int rgup_helper_sg_dma_read(struct scatterlist **sg, unsigned int n,
+				     struct rgup_dma_seg *out);
+
+/* How many of the npages pages are PCI P2P memory (is_pci_p2pdma_page()). */
+unsigned long rgup_helper_pages_count_p2pdma(struct page **pages,
+					     unsigned long npages);
 
 /* pci_p2pmem_find(client): the closest published provider, referenced, or NULL */
 struct pci_dev *rgup_helper_p2pmem_find_get(struct device *client);

@@ -6,28 +6,40 @@
 //! in `/sys/kernel/debug/rgup/stats`, one `name: value` line each, and the tests read them from
 //! there to prove that everything acquired was released.
 
+use crate::helpers;
 use core::fmt;
-use kernel::sync::atomic::{
-    Atomic,
-    Relaxed, //
-};
+
+/// The counters, in the order of the C helpers' per-CPU array (`rust/rgup_helpers.h`).
+#[derive(Clone, Copy)]
+#[repr(u32)]
+enum Counter {
+    Clients,
+    Pins,
+    PinnedPages,
+    ChargedPages,
+    PinsTotal,
+    Mirrors,
+    MirroredPages,
+    MirrorFaultsTotal,
+    P2pLists,
+    P2pSegments,
+}
+
+const COUNTERS: usize = Counter::P2pSegments as usize + 1;
+const _: () = assert!(COUNTERS == helpers::RGUP_STATS_NR as usize);
 
 /// Counters of everything the library holds on behalf of its clients.
+///
+/// Each counter is per CPU: an update adds to the updating CPU's copy (one `this_cpu_add()`, no
+/// atomic on a cache line that every pinning CPU writes), a read sums the copies. A read
+/// concurrent with updates may see some of them and not others; with nothing in flight it is
+/// exact.
 pub struct Stats {
-    clients: Atomic<u64>,
-    pins: Atomic<u64>,
-    pinned_pages: Atomic<u64>,
-    charged_pages: Atomic<u64>,
-    pins_total: Atomic<u64>,
-    mirrors: Atomic<u64>,
-    mirrored_pages: Atomic<u64>,
-    mirror_faults_total: Atomic<u64>,
-    p2p_lists: Atomic<u64>,
-    p2p_segments: Atomic<u64>,
+    _private: (),
 }
 
 /// The library-wide counters (updated by the library only).
-pub(crate) static GLOBAL: Stats = Stats::new();
+pub(crate) static GLOBAL: Stats = Stats { _private: () };
 
 /// The library-wide counters, to read: what every driver on this rgup holds right now, and what
 /// was done since it loaded.
@@ -44,137 +56,152 @@ pub fn global() -> &'static Stats {
     &GLOBAL
 }
 
-fn dec(counter: &Atomic<u64>, n: u64) {
-    counter.fetch_sub(n, Relaxed);
+/// One update of several counters, applied with one call.
+struct Delta([i64; COUNTERS]);
+
+impl Delta {
+    fn new() -> Self {
+        Self([0; COUNTERS])
+    }
+
+    fn add(mut self, counter: Counter, n: usize) -> Self {
+        // Counts of pages and objects, far below `i64::MAX`.
+        self.0[counter as usize] += n as i64;
+        self
+    }
+
+    fn sub(mut self, counter: Counter, n: usize) -> Self {
+        self.0[counter as usize] -= n as i64;
+        self
+    }
+
+    fn apply(self) {
+        // SAFETY: `self.0` has the `RGUP_STATS_NR` entries the helper reads (checked above).
+        unsafe { helpers::rgup_helper_stats_add(self.0.as_ptr()) };
+    }
 }
 
 impl Stats {
-    const fn new() -> Self {
-        Self {
-            clients: Atomic::new(0),
-            pins: Atomic::new(0),
-            pinned_pages: Atomic::new(0),
-            charged_pages: Atomic::new(0),
-            pins_total: Atomic::new(0),
-            mirrors: Atomic::new(0),
-            mirrored_pages: Atomic::new(0),
-            mirror_faults_total: Atomic::new(0),
-            p2p_lists: Atomic::new(0),
-            p2p_segments: Atomic::new(0),
-        }
+    fn read(&self, counter: Counter) -> u64 {
+        // SAFETY: `counter` is below `RGUP_STATS_NR`.
+        let sum = unsafe { helpers::rgup_helper_stats_sum(counter as u32) };
+        // A read racing with an update and its undo on other CPUs can see the undo alone.
+        sum.max(0) as u64
     }
 
     /// Number of [`crate::Client`]s currently registered.
     pub fn clients(&self) -> u64 {
-        self.clients.load(Relaxed)
+        self.read(Counter::Clients)
     }
 
-    /// Number of [`crate::pin::PinnedPages`] currently alive (including pins being made).
+    /// Number of [`crate::pin::PinnedPages`] currently alive.
     pub fn pins(&self) -> u64 {
-        self.pins.load(Relaxed)
+        self.read(Counter::Pins)
     }
 
     /// Pages held by those pins.
     pub fn pinned_pages(&self) -> u64 {
-        self.pinned_pages.load(Relaxed)
+        self.read(Counter::PinnedPages)
     }
 
-    /// Pages currently charged to some mm's `pinned_vm` by rgup.
+    /// Of those pages, the ones charged to some mm's `pinned_vm` by rgup.
     pub fn charged_pages(&self) -> u64 {
-        self.charged_pages.load(Relaxed)
+        self.read(Counter::ChargedPages)
     }
 
     /// Pins completed since the module loaded.
     pub fn pins_total(&self) -> u64 {
-        self.pins_total.load(Relaxed)
+        self.read(Counter::PinsTotal)
     }
 
     /// Number of [`crate::mirror::Mirror`]s currently alive.
     pub fn mirrors(&self) -> u64 {
-        self.mirrors.load(Relaxed)
+        self.read(Counter::Mirrors)
     }
 
     /// Translations currently held by those mirrors.
     pub fn mirrored_pages(&self) -> u64 {
-        self.mirrored_pages.load(Relaxed)
+        self.read(Counter::MirroredPages)
     }
 
     /// Mirror faults completed since the module loaded.
     pub fn mirror_faults_total(&self) -> u64 {
-        self.mirror_faults_total.load(Relaxed)
+        self.read(Counter::MirrorFaultsTotal)
     }
 
     /// Number of [`crate::p2p::DmaOnlySgt`]s currently alive.
     pub fn p2p_lists(&self) -> u64 {
-        self.p2p_lists.load(Relaxed)
+        self.read(Counter::P2pLists)
     }
 
     /// DMA segments of those lists.
     pub fn p2p_segments(&self) -> u64 {
-        self.p2p_segments.load(Relaxed)
+        self.read(Counter::P2pSegments)
     }
 
     pub(crate) fn p2p_mapped(&self, segments: usize) {
-        self.p2p_lists.add(1, Relaxed);
-        self.p2p_segments.add(segments as u64, Relaxed);
+        Delta::new()
+            .add(Counter::P2pLists, 1)
+            .add(Counter::P2pSegments, segments)
+            .apply();
     }
 
     pub(crate) fn p2p_unmapped(&self, segments: usize) {
-        dec(&self.p2p_lists, 1);
-        dec(&self.p2p_segments, segments as u64);
+        Delta::new()
+            .sub(Counter::P2pLists, 1)
+            .sub(Counter::P2pSegments, segments)
+            .apply();
     }
 
     pub(crate) fn mirror_created(&self) {
-        self.mirrors.add(1, Relaxed);
+        Delta::new().add(Counter::Mirrors, 1).apply();
     }
 
     pub(crate) fn mirror_dropped(&self) {
-        dec(&self.mirrors, 1);
+        Delta::new().sub(Counter::Mirrors, 1).apply();
     }
 
     pub(crate) fn mirrored(&self, pages: u64) {
-        self.mirrored_pages.add(pages, Relaxed);
+        Delta::new()
+            .add(Counter::MirroredPages, pages as usize)
+            .apply();
     }
 
     pub(crate) fn unmirrored(&self, pages: u64) {
-        dec(&self.mirrored_pages, pages);
+        Delta::new()
+            .sub(Counter::MirroredPages, pages as usize)
+            .apply();
     }
 
     pub(crate) fn mirror_faulted(&self) {
-        self.mirror_faults_total.add(1, Relaxed);
+        Delta::new().add(Counter::MirrorFaultsTotal, 1).apply();
     }
 
     pub(crate) fn client_registered(&self) {
-        self.clients.add(1, Relaxed);
+        Delta::new().add(Counter::Clients, 1).apply();
     }
 
     pub(crate) fn client_unregistered(&self) {
-        dec(&self.clients, 1);
+        Delta::new().sub(Counter::Clients, 1).apply();
     }
 
-    pub(crate) fn pin_started(&self) {
-        self.pins.add(1, Relaxed);
+    /// A pin of `pages` pages, `charged` of them charged, was completed.
+    pub(crate) fn pinned(&self, pages: usize, charged: usize) {
+        Delta::new()
+            .add(Counter::Pins, 1)
+            .add(Counter::PinnedPages, pages)
+            .add(Counter::ChargedPages, charged)
+            .add(Counter::PinsTotal, 1)
+            .apply();
     }
 
-    pub(crate) fn pages_pinned(&self, pages: usize) {
-        self.pinned_pages.add(pages as u64, Relaxed);
-    }
-
-    pub(crate) fn pin_completed(&self) {
-        self.pins_total.add(1, Relaxed);
-    }
-
-    pub(crate) fn unpinned(&self, pages: usize) {
-        dec(&self.pins, 1);
-        dec(&self.pinned_pages, pages as u64);
-    }
-
-    pub(crate) fn charged(&self, pages: usize) {
-        self.charged_pages.add(pages as u64, Relaxed);
-    }
-
-    pub(crate) fn uncharged(&self, pages: usize) {
-        dec(&self.charged_pages, pages as u64);
+    /// A pin counted by [`Stats::pinned`] was released.
+    pub(crate) fn unpinned(&self, pages: usize, charged: usize) {
+        Delta::new()
+            .sub(Counter::Pins, 1)
+            .sub(Counter::PinnedPages, pages)
+            .sub(Counter::ChargedPages, charged)
+            .apply();
     }
 }
 

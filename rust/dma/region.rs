@@ -102,8 +102,9 @@ enum Backend {
         len: usize,
     },
     /// `dma_map_sgtable()` of a table over the pages: without an IOMMU (or when the IOMMU has
-    /// no room for one range), the device sees the physical runs.
-    Table(KBox<Opaque<bindings::sg_table>>),
+    /// no room for one range), the device sees the physical runs. The table is not boxed, as in
+    /// [`DmaMapping`](crate::dma::DmaMapping): nothing keeps its address.
+    Table(Opaque<bindings::sg_table>),
 }
 
 /// The mapping of a [`DmaRegion`], inside its [`Devres`]: dropped, that is quiesced and
@@ -395,8 +396,7 @@ fn map_table<Q: Quiesce>(
     limits: SegmentLimits,
 ) -> Result<Mapped<Q>> {
     let raw = raw_device(dev);
-    // Charged to the caller's memory cgroup, as the pages array: it lives as long as the map.
-    let sgt = KBox::new(Opaque::<bindings::sg_table>::zeroed(), GFP_KERNEL_ACCOUNT)?;
+    let sgt = Opaque::<bindings::sg_table>::zeroed();
     let pages = pinned.raw_pages();
     // SAFETY: `sgt` is a zeroed `sg_table`; `pages` holds `pages.len()` pinned pages, which
     // `sg_alloc_table_from_pages_segment()` only reads; entries are at most the device's
