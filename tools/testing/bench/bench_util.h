@@ -71,6 +71,7 @@ struct rgup_bench {
 	__u32 segments, pad;
 };
 
+/* impl: 0 rgup, 1 C, 2 C with one page array for all iterations */
 #define RGUP_BENCH_P2P _IOWR('r', 0x30, struct rgup_bench)
 #define RGUP_BENCH_PIN _IOWR('r', 0x31, struct rgup_bench)
 /* impl: 0 rgup::dma::DmaRegion (dma_iova_*), 1 PinnedPages::dma_map (dma_map_sgtable) */

@@ -7,12 +7,15 @@
 struct device;
 
 /*
- * Maps [addr, addr + len) of current for dev and unmaps it, iters times, the
- * way a C driver does; returns the nanoseconds taken (or -errno) and the
+ * Maps [addr, addr + len) of current for dev, reads the DMA list and unmaps
+ * it, iters times, the way a C driver does: with a page array per mapping
+ * (a driver that keeps its mappings keeps their pages to unpin them), or
+ * with one_array, one array allocated once for all iterations (the baseline
+ * before 2026-12-01). Returns the nanoseconds taken (or -errno) and the
  * number of DMA segments of the last mapping in *nents.
  */
 s64 rgup_bench_p2p_c(struct device *dev, unsigned long addr, unsigned long len,
-		     unsigned int iters, unsigned int *nents);
+		     unsigned int iters, bool one_array, unsigned int *nents);
 
 /*
  * Pins [addr, addr + len) of current for writing, long-term, and unpins it,

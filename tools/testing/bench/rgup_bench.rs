@@ -5,7 +5,8 @@
 //!
 //! - `RGUP_BENCH_P2P`: building and mapping a [`DmaOnlySgt`] against `rgup_bench_c.c`'s
 //!   `pin_user_pages_fast(FOLL_PCI_P2PDMA)`, `sg_alloc_table_from_pages_segment()`,
-//!   `dma_map_sgtable()` and back;
+//!   `dma_map_sgtable()`, a read of the DMA list and back, with a page array per mapping (and,
+//!   as the third implementation, with one array for all, the baseline before 2026-12-01);
 //! - `RGUP_BENCH_PIN`: [`PinRequest::pin`] + drop (write access, locked path) against
 //!   `rgup_bench_c.c`'s `pin_user_pages(FOLL_WRITE | FOLL_LONGTERM)` under the mmap lock +
 //!   `unpin_user_pages()`, what `gup_test`'s `PIN_LONGTERM_BENCHMARK` times.
@@ -22,7 +23,8 @@
 //!
 //! ```c
 //! struct rgup_bench { __u64 addr, len; __u32 iters, impl; __u64 ns; __u32 segments, pad; };
-//! #define RGUP_BENCH_P2P _IOWR('r', 0x30, struct rgup_bench)   /* impl: 0 rgup, 1 C */
+//! #define RGUP_BENCH_P2P _IOWR('r', 0x30, struct rgup_bench)   /* impl: 0 rgup, 1 C, 2 C with
+//!                                                               * one page array for all */
 //! #define RGUP_BENCH_PIN _IOWR('r', 0x31, struct rgup_bench)
 //! #define RGUP_BENCH_DMA _IOWR('r', 0x32, struct rgup_bench)   /* impl: 0 DmaRegion, 1 dma_map */
 //! /* impl: 0 rgup (RLIMIT_MEMLOCK accounting), 1 C, 2 rgup without accounting, 3 rgup's
@@ -97,6 +99,7 @@ extern "C" {
         addr: c_ulong,
         len: c_ulong,
         iters: c_uint,
+        one_array: bool,
         nents: *mut c_uint,
     ) -> i64;
     fn rgup_bench_pin_c(addr: c_ulong, len: c_ulong, iters: c_uint, what: c_uint) -> i64;
@@ -344,7 +347,7 @@ fn bench_p2p(args: &mut BenchArgs) -> Result {
             }
             args.ns = start.elapsed().as_nanos() as u64;
         }
-        1 => {
+        1 | 2 => {
             let mut nents: c_uint = 0;
             // SAFETY: `device` is a bound device; the C side pins current's range.
             let ns = unsafe {
@@ -353,6 +356,7 @@ fn bench_p2p(args: &mut BenchArgs) -> Result {
                     addr as c_ulong,
                     len as c_ulong,
                     args.iters,
+                    args.implementation == 2,
                     &mut nents,
                 )
             };

@@ -18,21 +18,30 @@
 #include "rgup_bench.h"
 
 s64 rgup_bench_p2p_c(struct device *dev, unsigned long addr, unsigned long len,
-		     unsigned int iters, unsigned int *nents)
+		     unsigned int iters, bool one_array, unsigned int *nents)
 {
 	unsigned long first = addr & PAGE_MASK;
 	unsigned int npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
-	struct page **pages;
+	struct page **pages = NULL;
+	struct scatterlist *sg;
 	struct sg_table sgt;
+	unsigned long bytes;
 	ktime_t start;
-	unsigned int i;
+	unsigned int i, k;
 	int got, ret = 0;
 
-	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
-	if (!pages)
-		return -ENOMEM;
+	if (one_array) {
+		pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
+		if (!pages)
+			return -ENOMEM;
+	}
 	start = ktime_get();
 	for (i = 0; i < iters && !ret; i++) {
+		if (!one_array) {
+			pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL);
+			if (!pages)
+				return -ENOMEM;
+		}
 		got = pin_user_pages_fast(first, npages, FOLL_PCI_P2PDMA | FOLL_WRITE, pages);
 		if (got != npages) {
 			if (got > 0)
@@ -45,12 +54,22 @@ s64 rgup_bench_p2p_c(struct device *dev, unsigned long addr, unsigned long len,
 		if (!ret) {
 			ret = dma_map_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
 			if (!ret) {
+				/* The DMA list, as a driver reads it to program its device. */
+				bytes = 0;
+				for_each_sgtable_dma_sg(&sgt, sg, k)
+					bytes += sg_dma_len(sg);
+				if (bytes != len)
+					ret = -EIO;
 				*nents = sgt.nents;
 				dma_unmap_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
 			}
 			sg_free_table(&sgt);
 		}
 		unpin_user_pages_dirty_lock(pages, npages, true);
+		if (!one_array) {
+			kvfree(pages);
+			pages = NULL;
+		}
 	}
 	kvfree(pages);
 	return ret ? ret : ktime_to_ns(ktime_sub(ktime_get(), start));
