@@ -154,13 +154,10 @@ pub struct SegmentLimits {
 impl SegmentLimits {
     /// The limits of `dev`.
     pub fn of(dev: &Device<Bound>) -> Self {
-        let raw = raw_device(dev);
-        // SAFETY: `raw` is a valid device.
-        let (max_size, boundary_mask) = unsafe {
-            (
-                crate::helpers::rgup_helper_dma_max_seg_size(raw),
-                crate::helpers::rgup_helper_dma_seg_boundary(raw),
-            )
+        let mut boundary_mask: c_ulong = 0;
+        // SAFETY: `dev` is a valid device; `boundary_mask` is writable.
+        let max_size = unsafe {
+            crate::helpers::rgup_helper_dma_seg_limits(raw_device(dev), &mut boundary_mask)
         };
         Self {
             max_size: (max_size as usize).max(1),

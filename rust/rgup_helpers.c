@@ -302,14 +302,11 @@ void rgup_helper_fs_reclaim_release(void)
 	fs_reclaim_release(GFP_KERNEL);
 }
 
-unsigned int rgup_helper_dma_max_seg_size(struct device *dev)
+unsigned int rgup_helper_dma_seg_limits(struct device *dev,
+					unsigned long *boundary)
 {
+	*boundary = dma_get_seg_boundary(dev);
 	return dma_get_max_seg_size(dev);
-}
-
-unsigned long rgup_helper_dma_seg_boundary(struct device *dev)
-{
-	return dma_get_seg_boundary(dev);
 }
 
 unsigned int rgup_helper_sg_dma_read(struct scatterlist **sg, unsigned int n,

@@ -145,11 +145,9 @@ void rgup_helper_fs_reclaim_release(void);
 struct pci_dev;
 struct scatterlist;
 
-/* dma_get_max_seg_size() */
-unsigned int rgup_helper_dma_max_seg_size(struct device *dev);
-
-/* dma_get_seg_boundary() */
-unsigned long rgup_helper_dma_seg_boundary(struct device *dev);
+/* dma_get_max_seg_size(), and dma_get_seg_boundary() in *boundary */
+unsigned int rgup_helper_dma_seg_limits(struct device *dev,
+					unsigned long *boundary);
 
 /* One entry of the DMA list of a mapped scatterlist. */
 struct rgup_dma_seg {
