@@ -297,6 +297,7 @@ pub(crate) struct PageSpan {
 
 impl PageSpan {
     /// The pages covering `[addr, addr + len)` of a user address space ending at `user_end`.
+    #[inline]
     pub(crate) fn new(addr: usize, len: usize, user_end: usize) -> Result<Self, PinError> {
         if len == 0 {
             return Err(PinError::InvalidRange);
@@ -1024,14 +1025,20 @@ impl Drop for PinnedPages {
                 None => (false, n),
             };
             let run_end = run_end.min(n).min(i + BATCH_PAGES);
+            let run = &mut self.pages.as_mut_slice()[i..run_end];
             // SAFETY: By the type invariants entries `i..run_end` are pinned by us, once; they
-            // are not used after this.
+            // are not used after this. (A clean run goes straight to `unpin_user_pages()`, which
+            // `unpin_user_pages_dirty_lock(.., false)` would call.)
             unsafe {
-                bindings::unpin_user_pages_dirty_lock(
-                    self.pages.as_mut_slice()[i..run_end].as_mut_ptr(),
-                    (run_end - i) as c_ulong,
-                    dirty,
-                )
+                if dirty {
+                    bindings::unpin_user_pages_dirty_lock(
+                        run.as_mut_ptr(),
+                        run.len() as c_ulong,
+                        true,
+                    )
+                } else {
+                    bindings::unpin_user_pages(run.as_mut_ptr(), run.len() as c_ulong)
+                }
             };
             i = run_end;
         }
