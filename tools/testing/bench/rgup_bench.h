@@ -5,6 +5,8 @@
 #include <linux/types.h>
 
 struct device;
+struct mm_struct;
+struct task_struct;
 
 /*
  * Maps [addr, addr + len) of current for dev, reads the DMA list and unmaps
@@ -27,6 +29,17 @@ s64 rgup_bench_p2p_c(struct device *dev, unsigned long addr, unsigned long len,
  */
 s64 rgup_bench_pin_c(unsigned long addr, unsigned long len, unsigned int iters,
 		     unsigned int what);
+
+/*
+ * rgup_bench_pin_c(.., 5) through the out-of-line calls rgup makes (the
+ * floor of the in-kernel comparison under TCG); what == 6 of RGUP_BENCH_PIN.
+ */
+s64 rgup_bench_pin_c_floor(unsigned long addr, unsigned long len, unsigned int iters);
+
+/* The kernel's Rust helpers (rust/helpers/), exported for Rust, called here. */
+struct task_struct *rust_helper_get_current(void);
+void rust_helper_mmap_read_lock(struct mm_struct *mm);
+void rust_helper_mmap_read_unlock(struct mm_struct *mm);
 
 /* A faux device with a 64-bit DMA mask to map for; NULL on failure. */
 struct device *rgup_bench_device_create(void);

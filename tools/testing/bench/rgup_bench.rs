@@ -29,7 +29,8 @@
 //! #define RGUP_BENCH_DMA _IOWR('r', 0x32, struct rgup_bench)   /* impl: 0 DmaRegion, 1 dma_map */
 //! /* impl: 0 rgup (RLIMIT_MEMLOCK accounting), 1 C, 2 rgup without accounting, 3 rgup's
 //!  * preflight alone (PinRequest::check), 4 C's mmap_read_lock + unlock alone, 5 C with
-//!  * the accounting rgup does (pinned_vm, RLIMIT_MEMLOCK, mmgrab); segments: pages */
+//!  * the accounting rgup does (pinned_vm, RLIMIT_MEMLOCK, mmgrab), 6 the same C through the
+//!  * out-of-line calls rgup makes (rgup_bench_pin_c_floor); segments: pages */
 //! ```
 
 use kernel::{
@@ -103,6 +104,7 @@ extern "C" {
         nents: *mut c_uint,
     ) -> i64;
     fn rgup_bench_pin_c(addr: c_ulong, len: c_ulong, iters: c_uint, what: c_uint) -> i64;
+    fn rgup_bench_pin_c_floor(addr: c_ulong, len: c_ulong, iters: c_uint) -> i64;
     fn rgup_bench_device_create() -> *mut bindings::device;
     fn rgup_bench_device_destroy(dev: *mut bindings::device);
 }
@@ -302,15 +304,19 @@ fn bench_pin(args: &mut BenchArgs) -> Result {
             args.ns = start.elapsed().as_nanos() as u64;
             return Ok(());
         }
-        1 | 4 | 5 => {
-            // SAFETY: Plain C call; it pins and unpins current's range (or only locks its mm).
+        1 | 4 | 5 | 6 => {
+            // SAFETY: Plain C calls; they pin and unpin current's range (or only lock its mm).
             let ns = unsafe {
-                rgup_bench_pin_c(
-                    addr as c_ulong,
-                    len as c_ulong,
-                    args.iters,
-                    args.implementation,
-                )
+                if args.implementation == 6 {
+                    rgup_bench_pin_c_floor(addr as c_ulong, len as c_ulong, args.iters)
+                } else {
+                    rgup_bench_pin_c(
+                        addr as c_ulong,
+                        len as c_ulong,
+                        args.iters,
+                        args.implementation,
+                    )
+                }
             };
             if ns < 0 {
                 return Err(Error::from_errno(ns as i32));

@@ -16,6 +16,7 @@
 #include <linux/slab.h>
 
 #include "rgup_bench.h"
+#include "../../../rust/rgup_helpers.h"
 
 s64 rgup_bench_p2p_c(struct device *dev, unsigned long addr, unsigned long len,
 		     unsigned int iters, bool one_array, unsigned int *nents)
@@ -134,6 +135,63 @@ s64 rgup_bench_pin_c(unsigned long addr, unsigned long len, unsigned int iters,
 			uncharge(mm, npages);
 		if (done != npages)
 			return got < 0 ? got : -EFAULT;
+	}
+	return ktime_to_ns(ktime_sub(ktime_get(), start));
+}
+
+/*
+ * What rgup_bench_pin_c(.., 5) does, making the calls rgup makes where the C
+ * inlines (Documentation/rgup/performance.rst, "Issue 15, second round"): the
+ * kernel's Rust helpers for current and the mmap lock, rgup's helpers for
+ * TASK_SIZE_MAX, the page array and the charge, and rgup's global counters
+ * (pins, pinned_pages and charged_pages up, then down: net zero).
+ */
+s64 rgup_bench_pin_c_floor(unsigned long addr, unsigned long len, unsigned int iters)
+{
+	unsigned long first = addr & PAGE_MASK;
+	unsigned long npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
+	s64 up[RGUP_STATS_NR] = { 0, 1, npages, npages };
+	s64 down[RGUP_STATS_NR] = { 0, -1, -(s64)npages, -(s64)npages };
+	struct mm_struct *mm;
+	struct page **pages;
+	unsigned long limit, done;
+	ktime_t start;
+	unsigned int i;
+	long got = 0;
+
+	start = ktime_get();
+	for (i = 0; i < iters; i++) {
+		mm = rust_helper_get_current()->mm;
+		if (addr + len > rgup_helper_task_size_max())
+			return -EINVAL;
+		pages = rgup_helper_kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+		if (!pages)
+			return -ENOMEM;
+		if (rgup_helper_mm_pinned_vm_charge(mm, npages, &limit) > limit &&
+		    !capable(CAP_IPC_LOCK)) {
+			rgup_helper_mm_pinned_vm_uncharge(mm, npages);
+			kvfree(pages);
+			return -ENOMEM;
+		}
+		rust_helper_mmap_read_lock(mm);
+		for (done = 0; done < npages; done += got) {
+			got = pin_user_pages(first + done * PAGE_SIZE, npages - done,
+					     FOLL_WRITE | FOLL_LONGTERM, pages + done);
+			if (got <= 0)
+				break;
+		}
+		rust_helper_mmap_read_unlock(mm);
+		if (done != npages) {
+			unpin_user_pages(pages, done);
+			rgup_helper_mm_pinned_vm_uncharge(mm, npages);
+			kvfree(pages);
+			return got < 0 ? got : -EFAULT;
+		}
+		rgup_helper_stats_add(up);
+		unpin_user_pages(pages, npages);
+		rgup_helper_stats_add(down);
+		rgup_helper_mm_pinned_vm_uncharge(mm, npages);
+		kvfree(pages);
 	}
 	return ktime_to_ns(ktime_sub(ktime_get(), start));
 }

@@ -16,7 +16,9 @@
  *              like. The extra columns take it apart by elimination:
  *              "rgup, no accounting" is PinRequest with Accounting::None,
  *              "C + accounting" adds to the C what rgup's RLIMIT_MEMLOCK
- *              accounting does, "rgup preflight" is PinRequest::check() alone
+ *              accounting does, "C + rgup's calls" is that C making the
+ *              out-of-line calls rgup makes where the C inlines (the floor
+ *              under TCG), "rgup preflight" is PinRequest::check() alone
  *              (mmap lock + VMA walk), "mmap lock" the lock and unlock alone.
  *   memory     MemFree, Slab and VmallocUsed (/proc/meminfo) before and while
  *              rgup holds pins: the bytes of bookkeeping per pinned page.
@@ -184,6 +186,11 @@ static double kernel_c_acct(void *mem, size_t size, int n)
 	return in_kernel(5, mem, size, n);
 }
 
+static double kernel_c_floor(void *mem, size_t size, int n)
+{
+	return in_kernel(6, mem, size, n);
+}
+
 struct impl {
 	const char *name;
 	double (*once)(void *mem, size_t size, int n);
@@ -192,15 +199,16 @@ struct impl {
 struct method {
 	const char *series_prefix;
 	int nimpl;
-	struct impl impl[6];
+	struct impl impl[7];
 };
 
 static const struct method methods[] = {
 	{ "ioctl", 3, { { "rgup", rgup_ioctl }, { "upstream", gup_test_ioctl },
 			{ "null ioctl", null_ioctl } } },
-	{ "in kernel", 6, { { "rgup", kernel_rgup }, { "upstream", kernel_c },
+	{ "in kernel", 7, { { "rgup", kernel_rgup }, { "upstream", kernel_c },
 			    { "rgup, no accounting", kernel_rgup_noacct },
 			    { "C + accounting", kernel_c_acct },
+			    { "C + rgup's calls", kernel_c_floor },
 			    { "rgup preflight", kernel_rgup_check },
 			    { "mmap lock", kernel_lock } } },
 };
