@@ -156,6 +156,11 @@ pins_total() { sed -n 's/^pins_total: //p' /sys/kernel/debug/rgup/stats; }
 results_of() { # the "ok/not ok/skip NAME" lines of a TAP file, numbers dropped
 	sed -nE 's/^(ok|not ok) [0-9]+ (.*)$/\1 \2/p' "$1"
 }
+same_results() { # same_results TEST: rgup's and the control's results agree
+	[ -n "$(results_of "$out/upstream-$1-rgup.tap")" ] &&
+		diff <(results_of "$out/upstream-$1-rgup.tap") \
+			<(results_of "$out/upstream-$1-control.log") > "$out/upstream-$1.diff"
+}
 if [ -n "${UPSTREAM_MM:-}" ] && [ -c /dev/rgup_gup_test ]; then
 	for t in gup_longterm cow; do
 		echo "# running upstream $t against rgup"
@@ -168,9 +173,18 @@ if [ -n "${UPSTREAM_MM:-}" ] && [ -c /dev/rgup_gup_test ]; then
 		fi
 		echo "# running upstream $t against upstream gup_test (control)"
 		upstream_mm "$t" upstream "$out/upstream-$t-control.log"
-		if [ -n "$(results_of "$out/upstream-$t-rgup.tap")" ] &&
-		   diff <(results_of "$out/upstream-$t-rgup.tap") \
-			<(results_of "$out/upstream-$t-control.log") > "$out/upstream-$t.diff"; then
+		# A difference can come from either run. The control runs upstream's
+		# gup_test alone, so running it once more only removes what the
+		# environment did to it (on the debug kernel a hugetlb case of the
+		# control once skipped, "need more free huge pages", where rgup's
+		# run passed). rgup's run is never repeated: a difference it causes
+		# stays.
+		if ! same_results "$t"; then
+			echo "# upstream $t: the control differs; running it once more"
+			mv "$out/upstream-$t-control.log" "$out/upstream-$t-control-first.log"
+			upstream_mm "$t" upstream "$out/upstream-$t-control.log"
+		fi
+		if same_results "$t"; then
 			result ok "upstream $t: rgup's results identical to upstream gup_test's"
 		else
 			result not-ok "upstream $t: results differ from upstream gup_test's (see upstream-$t.diff)"
