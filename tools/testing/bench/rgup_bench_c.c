@@ -95,6 +95,25 @@ static void uncharge(struct mm_struct *mm, unsigned long npages)
 	mmdrop(mm);
 }
 
+/*
+ * pin_user_pages(FOLL_WRITE | FOLL_LONGTERM) of npages from first into pages,
+ * under the caller's mmap lock, until all are pinned or one call pins none;
+ * returns how many were pinned and the last call's result in *got.
+ */
+static unsigned long pin_range(unsigned long first, unsigned long npages,
+			       struct page **pages, long *got)
+{
+	unsigned long done;
+
+	for (done = 0; done < npages; done += *got) {
+		*got = pin_user_pages(first + done * PAGE_SIZE, npages - done,
+				      FOLL_WRITE | FOLL_LONGTERM, pages + done);
+		if (*got <= 0)
+			break;
+	}
+	return done;
+}
+
 s64 rgup_bench_pin_c(unsigned long addr, unsigned long len, unsigned int iters,
 		     unsigned int what)
 {
@@ -122,12 +141,7 @@ s64 rgup_bench_pin_c(unsigned long addr, unsigned long len, unsigned int iters,
 			return -ENOMEM;
 		}
 		mmap_read_lock(mm);
-		for (done = 0; done < npages; done += got) {
-			got = pin_user_pages(first + done * PAGE_SIZE, npages - done,
-					     FOLL_WRITE | FOLL_LONGTERM, pages + done);
-			if (got <= 0)
-				break;
-		}
+		done = pin_range(first, npages, pages, &got);
 		mmap_read_unlock(mm);
 		unpin_user_pages(pages, done);
 		kvfree(pages);
@@ -174,12 +188,7 @@ s64 rgup_bench_pin_c_floor(unsigned long addr, unsigned long len, unsigned int i
 			return -ENOMEM;
 		}
 		rust_helper_mmap_read_lock(mm);
-		for (done = 0; done < npages; done += got) {
-			got = pin_user_pages(first + done * PAGE_SIZE, npages - done,
-					     FOLL_WRITE | FOLL_LONGTERM, pages + done);
-			if (got <= 0)
-				break;
-		}
+		done = pin_range(first, npages, pages, &got);
 		rust_helper_mmap_read_unlock(mm);
 		if (done != npages) {
 			unpin_user_pages(pages, done);
