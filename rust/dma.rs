@@ -152,6 +152,18 @@ pub struct SegmentLimits {
 }
 
 impl SegmentLimits {
+    /// The bytes of `[addr, addr + len)` that fit in the first segment: at most `max_size`, and
+    /// not across a boundary.
+    #[inline]
+    fn first_piece(self, addr: u64, len: usize) -> usize {
+        // Bytes to the next boundary (the whole rest of the address space for no boundary).
+        let to_boundary = (addr | self.boundary_mask)
+            .checked_add(1)
+            .map_or(u64::MAX, |b| b - addr);
+        len.min(self.max_size)
+            .min(usize::try_from(to_boundary).unwrap_or(usize::MAX))
+    }
+
     /// The limits of `dev`.
     pub fn of(dev: &Device<Bound>) -> Self {
         let mut boundary_mask: c_ulong = 0;
@@ -209,13 +221,7 @@ pub fn push_segment(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits
         }
     }
     while left > 0 {
-        // Bytes to the next boundary (the whole rest of the address space for no boundary).
-        let to_boundary = (addr | limits.boundary_mask)
-            .checked_add(1)
-            .map_or(u64::MAX, |b| b - addr);
-        let n = left
-            .min(limits.max_size)
-            .min(usize::try_from(to_boundary).unwrap_or(usize::MAX));
+        let n = limits.first_piece(addr, left);
         // Lists are reserved to their entry count: growing is the exception, not a call per
         // segment (`KVec::push` calls out to `reserve` every time).
         if let Err(PushError(seg)) = out.push_within_capacity(Segment::new(addr, n, kind)) {
@@ -293,6 +299,55 @@ pub fn best_page_size(segments: &[Segment], supported: u64, va: u64) -> u64 {
     }
 }
 
+/// The segments of a [`DmaMapping`]: a list of one segment, the most common (a few pages, or
+/// pages an IOMMU maps contiguously), is kept without an allocation.
+enum MappedSegments {
+    One(Segment),
+    Many(KVec<Segment>),
+}
+
+impl MappedSegments {
+    /// Reads the DMA list of `sgt`, merged and split by [`push_segment`] with `limits`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`read_dma_list`].
+    unsafe fn read(sgt: *const bindings::sg_table, limits: SegmentLimits) -> Result<Self> {
+        // SAFETY: The table is mapped (safety requirement).
+        let nents = unsafe { (*sgt).nents } as usize;
+        if nents == 1 {
+            let mut only = None;
+            // SAFETY: As above.
+            unsafe {
+                read_dma_list(sgt, |seg| {
+                    only = Some(seg);
+                    Ok(())
+                })
+            }?;
+            if let Some(seg) = only {
+                if seg.len > 0 && limits.first_piece(seg.addr, seg.len) == seg.len {
+                    return Ok(Self::One(seg));
+                }
+                // Split by the limits (or empty): as for any list.
+                let mut list = KVec::new();
+                push_segment(&mut list, seg, limits)?;
+                return Ok(Self::Many(list));
+            }
+        }
+        let mut list = KVec::with_capacity(nents, GFP_KERNEL_ACCOUNT)?;
+        // SAFETY: As above.
+        unsafe { read_dma_list(sgt, |seg| push_segment(&mut list, seg, limits)) }?;
+        Ok(Self::Many(list))
+    }
+
+    fn as_slice(&self) -> &[Segment] {
+        match self {
+            Self::One(seg) => core::slice::from_ref(seg),
+            Self::Many(list) => list,
+        }
+    }
+}
+
 /// Pinned pages mapped for DMA by one device; unmapped on drop.
 ///
 /// # Invariants
@@ -306,7 +361,7 @@ pub struct DmaMapping<'a> {
     sgt: Opaque<bindings::sg_table>,
     dev: &'a Device<Bound>,
     dir: DataDirection,
-    segments: KVec<Segment>,
+    segments: MappedSegments,
     _pages: PhantomData<&'a crate::pin::PinnedPages>,
 }
 
@@ -372,26 +427,22 @@ impl<'a> DmaMapping<'a> {
             sgt,
             dev,
             dir,
-            segments: KVec::new(),
+            segments: MappedSegments::Many(KVec::new()),
             _pages: PhantomData,
         };
         // SAFETY: The table is mapped (above) until `mapping` is dropped.
-        let nents = unsafe { (*mapping.sgt.get()).nents } as usize;
-        mapping.segments.reserve(nents, GFP_KERNEL_ACCOUNT)?;
-        let segments = &mut mapping.segments;
-        // SAFETY: As above.
-        unsafe { read_dma_list(mapping.sgt.get(), |seg| push_segment(segments, seg, limits)) }?;
+        mapping.segments = unsafe { MappedSegments::read(mapping.sgt.get(), limits) }?;
         Ok(mapping)
     }
 
     /// The DMA segments, in order (the DMA list of the table).
     pub fn segments(&self) -> &[Segment] {
-        &self.segments
+        self.segments.as_slice()
     }
 
     /// The number of DMA segments.
     pub fn segment_count(&self) -> usize {
-        self.segments.len()
+        self.segments().len()
     }
 
     /// The direction the pages are mapped for.

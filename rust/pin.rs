@@ -26,6 +26,10 @@
 //! C header: [`include/linux/mm.h`](srctree/include/linux/mm.h)
 
 use crate::{
+    dirty_pages::{
+        Dirty,
+        DirtyPages, //
+    },
     dma::DmaMapping,
     helpers,
     page_array::PageArray,
@@ -40,7 +44,6 @@ use core::{
 use kernel::{
     alloc::AllocError,
     bindings,
-    bitmap::BitmapVec,
     device::{
         Bound,
         Device, //
@@ -58,13 +61,7 @@ use kernel::{
         PAGE_SIZE, //
     },
     prelude::*,
-    sync::{
-        aref::ARef,
-        atomic::{
-            Atomic,
-            Relaxed, //
-        },
-    },
+    sync::aref::ARef,
     uaccess::{
         UserSliceReader,
         UserSliceWriter, //
@@ -490,31 +487,48 @@ impl PinRequest {
     /// driver's `mmap` or page-fault handler, or with a [`MmapReadGuard`]) deadlocks. The same
     /// holds for [`PinRequest::pin_remote`] and the checks.
     pub fn pin(self) -> Result<PinnedPages, PinError> {
-        self.pin_mm(current!().mm().ok_or(PinError::NoMm)?, false)
+        // `current->mm` and `TASK_SIZE_MAX` in one call, where `current!().mm()` and
+        // `user_end()` make three out-of-line calls (`get_current()`, `Opaque::get()` and a
+        // helper for an alternative patched at boot): a third of a small pin's calls under TCG
+        // (`Documentation/rgup/performance.rst`).
+        let mut user_end: c_ulong = 0;
+        // SAFETY: `user_end` is writable; reads `current`'s own fields.
+        let mm = unsafe { helpers::rgup_helper_current_mm(&mut user_end) };
+        if mm.is_null() {
+            return Err(PinError::NoMm);
+        }
+        // SAFETY: As `CurrentTask::mm()` argues: a non-null `current->mm` has a non-zero
+        // `mm_users` and is not changed by other threads; the reference does not outlive this
+        // call, and `pin_mm` neither switches mm (`kthread_use_mm()`) nor keeps it (it takes its
+        // own `mmgrab()` reference for the charge).
+        let mm = unsafe { MmWithUser::from_raw(mm) };
+        self.pin_mm(mm, false, user_end as usize)
     }
 
     /// Pins the range of `mm`, for example one a driver held since the process registered with
     /// it. Always uses [`Method::Locked`] (`pin_user_pages_remote()`).
     pub fn pin_remote(self, mm: &MmWithUser) -> Result<PinnedPages, PinError> {
-        self.pin_mm(mm, true)
+        self.pin_mm(mm, true, user_end())
     }
 
-    fn pin_mm(self, mm: &MmWithUser, remote: bool) -> Result<PinnedPages, PinError> {
-        let span = PageSpan::new(self.addr, self.len, user_end())?;
-        // Charged to the caller's memory cgroup: they live as long as the pin. The bitmap is a
-        // separate allocation (above 64 pages): in the page array's, it would move a THP's array
-        // of 4 KiB into the next `kmalloc` size class, measurably slower to allocate
-        // (`Documentation/rgup/performance.rst`).
+    /// Pins the range of `mm`, whose user addresses end at `user_end`. Inlined into
+    /// [`PinRequest::pin`] and [`PinRequest::pin_remote`]: a call less per pin (with `#[inline]`
+    /// alone, LLVM keeps the one copy for two callers).
+    #[inline(always)]
+    fn pin_mm(
+        self,
+        mm: &MmWithUser,
+        remote: bool,
+        user_end: usize,
+    ) -> Result<PinnedPages, PinError> {
+        let span = PageSpan::new(self.addr, self.len, user_end)?;
+        // Charged to the caller's memory cgroup: it lives as long as the pin. (The dirty bits
+        // allocate nothing until a driver marks part of a pin of more than 64 pages.)
         let pages = PageArray::new(span.count)?;
-        let dirty = match self.access {
-            Access::Write => Some(BitmapVec::new(span.count, GFP_KERNEL_ACCOUNT)?),
-            Access::Read => None,
-        };
         // From here on, dropping `pinned` unwinds whatever was done.
         let mut pinned = PinnedPages {
             pages,
-            dirty,
-            dirtied: Atomic::new(false),
+            dirty: DirtyPages::new(span.count),
             addr: self.addr,
             len: self.len,
             offset: span.offset,
@@ -601,6 +615,7 @@ struct MemlockCharge {
 }
 
 impl MemlockCharge {
+    #[inline]
     fn new(mm: &MmWithUser, pages: usize) -> Result<Self, PinError> {
         let delta = i64::try_from(pages).map_err(|_| PinError::TooLarge)?;
         let mut limit: c_ulong = 0;
@@ -657,14 +672,12 @@ impl Drop for MemlockCharge {
 ///
 /// Each entry of `pages` is a page pinned once by this object with `FOLL_PIN | FOLL_LONGTERM`
 /// (and `FOLL_WRITE` iff `access` is [`Access::Write`]) and not yet unpinned; `pages` has room
-/// for every page the request covers; `dirty` is a bitmap of one bit per such page iff the pin
-/// is [`Access::Write`]; `dirtied` is true if a bit of `dirty` is set. `counted` iff the pin was
-/// added to the global counters ([`crate::stats::global`]), which happens when it is complete.
+/// for every page the request covers; `dirty` has one page for each of them, and pages marked in
+/// it only if `access` is [`Access::Write`]. `counted` iff the pin was added to the global
+/// counters ([`crate::stats::global`]), which happens when it is complete.
 pub struct PinnedPages {
     pages: PageArray,
-    dirty: Option<BitmapVec>,
-    // Lets the drop of a pin nobody marked dirty skip the bitmap, read without a call out.
-    dirtied: Atomic<bool>,
+    dirty: DirtyPages,
     addr: usize,
     len: usize,
     offset: usize,
@@ -705,6 +718,7 @@ impl PinnedPages {
         Ok(())
     }
 
+    #[inline]
     fn pin_locked(
         &mut self,
         _guard: &MmapReadGuard<'_>,
@@ -818,9 +832,8 @@ impl PinnedPages {
             return None;
         }
         let ptr = NonNull::new(*self.pages.as_slice().get(i)?)?;
-        // INVARIANT: A bit of a write pin, which has the bitmap; `dirtied` says so.
-        self.dirty.as_mut()?.set_bit(i);
-        *self.dirtied.get_mut() = true;
+        // INVARIANT: The page of a write pin is marked dirty.
+        self.dirty.mark(i, i);
         // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
         // returned borrow cannot outlive, with `FOLL_WRITE` (the pin is `Access::Write`):
         // copy-on-write was broken, the process may write it.
@@ -854,27 +867,25 @@ impl PinnedPages {
 
     /// Marks every page dirty: the device wrote to all of it.
     ///
-    /// Fails with `EPERM` for a read-only pin. May be called while the pages are mapped for DMA.
+    /// Fails with `EPERM` for a read-only pin. May be called while the pages are mapped for DMA,
+    /// and in any context (it neither sleeps nor allocates).
     pub fn mark_dirty(&self) -> Result {
         self.mark_dirty_range(0, self.len)
     }
 
     /// Marks the pages covering `[offset, offset + len)` of the range dirty.
     ///
-    /// Fails with `EPERM` for a read-only pin and `EINVAL` for a sub-range outside the pin.
+    /// Fails with `EPERM` for a read-only pin and `EINVAL` for a sub-range outside the pin. Never
+    /// sleeps: it may be called from a DMA completion interrupt. The first partial mark of a pin of
+    /// more than 64 pages allocates its bitmap (`GFP_NOWAIT`); if that fails, the whole pin is
+    /// marked dirty instead, which dirties more pages than the device wrote, never fewer.
     pub fn mark_dirty_range(&self, offset: usize, len: usize) -> Result {
         if self.access != Access::Write {
             return Err(EPERM);
         }
         let (first, last) = self.page_indices(offset, len)?;
-        // A write pin has the bitmap (type invariants).
-        let dirty = self.dirty.as_ref().ok_or(EPERM)?;
-        for i in first..=last {
-            dirty.set_bit_atomic(i);
-        }
-        // INVARIANT: Bits are set. (The drop, which reads both, has `&mut self`: whoever gave it
-        // synchronised with this.)
-        self.dirtied.store(true, Relaxed);
+        // INVARIANT: The pages of a write pin are marked dirty.
+        self.dirty.mark(first, last);
         Ok(())
     }
 
@@ -998,21 +1009,25 @@ impl PinnedPages {
 }
 
 impl Drop for PinnedPages {
+    // Inlined into the drop glue, which also frees the array and returns the charge: a call less
+    // per unpin.
+    #[inline]
     fn drop(&mut self) {
         // `unpin_user_pages_dirty_lock()` takes folio locks: say so even for a pin of clean pages.
         might_sleep();
         let n = self.page_count();
-        // Nothing marked dirty (a read pin, or a write pin the device did not write): plain
-        // unpins, batch by batch, without a walk of the bitmap.
-        let dirtied = *self.dirtied.get_mut();
-        let bitmap = self.dirty.as_ref().filter(|_| dirtied);
+        // Nothing marked dirty (a read pin, or a write pin the device did not write), or
+        // everything: the same unpin for every page, batch by batch, without a walk of bits.
+        let marked = self.dirty.get();
         let mut i = 0;
         while i < n {
             if i > 0 {
                 cond_resched();
             }
-            let (dirty, run_end) = match bitmap {
-                Some(bitmap) => {
+            let (dirty, run_end) = match marked {
+                Dirty::None => (false, n),
+                Dirty::All => (true, n),
+                Dirty::Some(bitmap) => {
                     let next_dirty = bitmap.next_bit(i);
                     let dirty = next_dirty == Some(i);
                     let end = if dirty {
@@ -1022,7 +1037,6 @@ impl Drop for PinnedPages {
                     };
                     (dirty, end.unwrap_or(n))
                 }
-                None => (false, n),
             };
             let run_end = run_end.min(n).min(i + BATCH_PAGES);
             let run = &mut self.pages.as_mut_slice()[i..run_end];

@@ -36,6 +36,7 @@ extern crate self as rgup;
 use kernel::prelude::*;
 
 mod client;
+mod dirty_pages;
 pub mod dma;
 mod helpers;
 pub mod mirror;

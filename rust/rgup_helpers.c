@@ -35,6 +35,12 @@ unsigned long rgup_helper_task_size_max(void)
 	return TASK_SIZE_MAX;
 }
 
+struct mm_struct *rgup_helper_current_mm(unsigned long *user_end)
+{
+	*user_end = TASK_SIZE_MAX;
+	return current->mm;
+}
+
 bool rgup_helper_vma_is_fsdax(struct vm_area_struct *vma)
 {
 	return vma_is_fsdax(vma);
@@ -110,13 +116,15 @@ struct rgup_stats {
 
 static DEFINE_PER_CPU(struct rgup_stats, rgup_stats);
 
-void rgup_helper_stats_add(const s64 *delta)
+void rgup_helper_stats_add(const struct rgup_stats_delta *delta, unsigned int n)
 {
 	unsigned int i;
 
-	for (i = 0; i < RGUP_STATS_NR; i++)
-		if (delta[i])
-			this_cpu_add(rgup_stats.count[i], delta[i]);
+	for (i = 0; i < n; i++) {
+		if (WARN_ON_ONCE(delta[i].counter >= RGUP_STATS_NR))
+			continue;
+		this_cpu_add(rgup_stats.count[delta[i].counter], delta[i].delta);
+	}
 }
 
 s64 rgup_helper_stats_sum(unsigned int counter)

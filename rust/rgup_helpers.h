@@ -19,6 +19,11 @@ struct folio;
 
 /* TASK_SIZE_MAX: one past the highest user address. */
 unsigned long rgup_helper_task_size_max(void);
+/*
+ * current->mm (NULL for a kernel thread), and TASK_SIZE_MAX in *user_end: what
+ * a pin of the current task needs first, in one call.
+ */
+struct mm_struct *rgup_helper_current_mm(unsigned long *user_end);
 
 /* vma_is_fsdax() (include/linux/fs.h). */
 bool rgup_helper_vma_is_fsdax(struct vm_area_struct *vma);
@@ -55,8 +60,14 @@ void *rgup_helper_kvmalloc_array(size_t n, size_t size, gfp_t flags);
  */
 #define RGUP_STATS_NR 10
 
-/* this_cpu_add() of delta[i] to counter i, for each i < RGUP_STATS_NR. */
-void rgup_helper_stats_add(const s64 *delta);
+/* One change of one counter. */
+struct rgup_stats_delta {
+	u32 counter;	/* below RGUP_STATS_NR */
+	s64 delta;
+};
+
+/* this_cpu_add() of each of the n deltas to its counter. */
+void rgup_helper_stats_add(const struct rgup_stats_delta *delta, unsigned int n);
 
 /* The sum of counter over the possible CPUs. */
 s64 rgup_helper_stats_sum(unsigned int counter);

@@ -56,29 +56,23 @@ pub fn global() -> &'static Stats {
     &GLOBAL
 }
 
-/// One update of several counters, applied with one call.
-struct Delta([i64; COUNTERS]);
+/// Applies the changes `deltas`, each to its counter, with one call.
+#[inline]
+fn apply<const N: usize>(deltas: [(Counter, i64); N]) {
+    let deltas = deltas.map(|(counter, delta)| helpers::rgup_stats_delta {
+        counter: counter as u32,
+        delta,
+    });
+    // Fewer than `u32::MAX` changes: the callers below pass at most four.
+    // SAFETY: `deltas` holds `N` initialised entries, each counter below `RGUP_STATS_NR` (a
+    // `Counter`, checked above).
+    unsafe { helpers::rgup_helper_stats_add(deltas.as_ptr(), N as u32) };
+}
 
-impl Delta {
-    fn new() -> Self {
-        Self([0; COUNTERS])
-    }
-
-    fn add(mut self, counter: Counter, n: usize) -> Self {
-        // Counts of pages and objects, far below `i64::MAX`.
-        self.0[counter as usize] += n as i64;
-        self
-    }
-
-    fn sub(mut self, counter: Counter, n: usize) -> Self {
-        self.0[counter as usize] -= n as i64;
-        self
-    }
-
-    fn apply(self) {
-        // SAFETY: `self.0` has the `RGUP_STATS_NR` entries the helper reads (checked above).
-        unsafe { helpers::rgup_helper_stats_add(self.0.as_ptr()) };
-    }
+/// A count of pages or objects as a change: far below `i64::MAX`.
+#[inline]
+fn count(n: usize) -> i64 {
+    n as i64
 }
 
 impl Stats {
@@ -140,68 +134,66 @@ impl Stats {
     }
 
     pub(crate) fn p2p_mapped(&self, segments: usize) {
-        Delta::new()
-            .add(Counter::P2pLists, 1)
-            .add(Counter::P2pSegments, segments)
-            .apply();
+        apply([
+            (Counter::P2pLists, 1),
+            (Counter::P2pSegments, count(segments)),
+        ]);
     }
 
     pub(crate) fn p2p_unmapped(&self, segments: usize) {
-        Delta::new()
-            .sub(Counter::P2pLists, 1)
-            .sub(Counter::P2pSegments, segments)
-            .apply();
+        apply([
+            (Counter::P2pLists, -1),
+            (Counter::P2pSegments, -count(segments)),
+        ]);
     }
 
     pub(crate) fn mirror_created(&self) {
-        Delta::new().add(Counter::Mirrors, 1).apply();
+        apply([(Counter::Mirrors, 1)]);
     }
 
     pub(crate) fn mirror_dropped(&self) {
-        Delta::new().sub(Counter::Mirrors, 1).apply();
+        apply([(Counter::Mirrors, -1)]);
     }
 
     pub(crate) fn mirrored(&self, pages: u64) {
-        Delta::new()
-            .add(Counter::MirroredPages, pages as usize)
-            .apply();
+        apply([(Counter::MirroredPages, count(pages as usize))]);
     }
 
     pub(crate) fn unmirrored(&self, pages: u64) {
-        Delta::new()
-            .sub(Counter::MirroredPages, pages as usize)
-            .apply();
+        apply([(Counter::MirroredPages, -count(pages as usize))]);
     }
 
     pub(crate) fn mirror_faulted(&self) {
-        Delta::new().add(Counter::MirrorFaultsTotal, 1).apply();
+        apply([(Counter::MirrorFaultsTotal, 1)]);
     }
 
     pub(crate) fn client_registered(&self) {
-        Delta::new().add(Counter::Clients, 1).apply();
+        apply([(Counter::Clients, 1)]);
     }
 
     pub(crate) fn client_unregistered(&self) {
-        Delta::new().sub(Counter::Clients, 1).apply();
+        apply([(Counter::Clients, -1)]);
     }
 
     /// A pin of `pages` pages, `charged` of them charged, was completed.
+    #[inline]
     pub(crate) fn pinned(&self, pages: usize, charged: usize) {
-        Delta::new()
-            .add(Counter::Pins, 1)
-            .add(Counter::PinnedPages, pages)
-            .add(Counter::ChargedPages, charged)
-            .add(Counter::PinsTotal, 1)
-            .apply();
+        apply([
+            (Counter::Pins, 1),
+            (Counter::PinnedPages, count(pages)),
+            (Counter::ChargedPages, count(charged)),
+            (Counter::PinsTotal, 1),
+        ]);
     }
 
     /// A pin counted by [`Stats::pinned`] was released.
+    #[inline]
     pub(crate) fn unpinned(&self, pages: usize, charged: usize) {
-        Delta::new()
-            .sub(Counter::Pins, 1)
-            .sub(Counter::PinnedPages, pages)
-            .sub(Counter::ChargedPages, charged)
-            .apply();
+        apply([
+            (Counter::Pins, -1),
+            (Counter::PinnedPages, -count(pages)),
+            (Counter::ChargedPages, -count(charged)),
+        ]);
     }
 }
 
