@@ -20,6 +20,14 @@ s64 rgup_bench_p2p_c(struct device *dev, unsigned long addr, unsigned long len,
 		     unsigned int iters, bool one_array, unsigned int *nents);
 
 /*
+ * rgup_bench_p2p_c() with a page array per mapping, through the out-of-line
+ * calls DmaOnlySgt::from_user() makes where the C inlines (the floor of the
+ * P2P comparison under TCG); implementation 3 of RGUP_BENCH_P2P.
+ */
+s64 rgup_bench_p2p_c_floor(struct device *dev, unsigned long addr, unsigned long len,
+			   unsigned int iters, unsigned int *nents);
+
+/*
  * Pins [addr, addr + len) of current for writing, long-term, and unpins it,
  * iters times, the way gup_test's PIN_LONGTERM_BENCHMARK does (and a C driver
  * without accounting; what == 1); with what == 5 also charges and uncharges
@@ -37,7 +45,6 @@ s64 rgup_bench_pin_c(unsigned long addr, unsigned long len, unsigned int iters,
 s64 rgup_bench_pin_c_floor(unsigned long addr, unsigned long len, unsigned int iters);
 
 /* The kernel's Rust helpers (rust/helpers/), exported for Rust, called here. */
-struct task_struct *rust_helper_get_current(void);
 void rust_helper_mmap_read_lock(struct mm_struct *mm);
 void rust_helper_mmap_read_unlock(struct mm_struct *mm);
 

@@ -24,7 +24,8 @@
 //! ```c
 //! struct rgup_bench { __u64 addr, len; __u32 iters, impl; __u64 ns; __u32 segments, pad; };
 //! #define RGUP_BENCH_P2P _IOWR('r', 0x30, struct rgup_bench)   /* impl: 0 rgup, 1 C, 2 C with
-//!                                                               * one page array for all */
+//!                                                               * one page array for all, 3 C
+//!                                                               * through rgup's calls */
 //! #define RGUP_BENCH_PIN _IOWR('r', 0x31, struct rgup_bench)
 //! #define RGUP_BENCH_DMA _IOWR('r', 0x32, struct rgup_bench)   /* impl: 0 DmaRegion, 1 dma_map */
 //! /* impl: 0 rgup (RLIMIT_MEMLOCK accounting), 1 C, 2 rgup without accounting, 3 rgup's
@@ -101,6 +102,13 @@ extern "C" {
         len: c_ulong,
         iters: c_uint,
         one_array: bool,
+        nents: *mut c_uint,
+    ) -> i64;
+    fn rgup_bench_p2p_c_floor(
+        dev: *mut bindings::device,
+        addr: c_ulong,
+        len: c_ulong,
+        iters: c_uint,
         nents: *mut c_uint,
     ) -> i64;
     fn rgup_bench_pin_c(addr: c_ulong, len: c_ulong, iters: c_uint, what: c_uint) -> i64;
@@ -353,18 +361,28 @@ fn bench_p2p(args: &mut BenchArgs) -> Result {
             }
             args.ns = start.elapsed().as_nanos() as u64;
         }
-        1 | 2 => {
+        1..=3 => {
             let mut nents: c_uint = 0;
             // SAFETY: `device` is a bound device; the C side pins current's range.
             let ns = unsafe {
-                rgup_bench_p2p_c(
-                    device.0,
-                    addr as c_ulong,
-                    len as c_ulong,
-                    args.iters,
-                    args.implementation == 2,
-                    &mut nents,
-                )
+                if args.implementation == 3 {
+                    rgup_bench_p2p_c_floor(
+                        device.0,
+                        addr as c_ulong,
+                        len as c_ulong,
+                        args.iters,
+                        &mut nents,
+                    )
+                } else {
+                    rgup_bench_p2p_c(
+                        device.0,
+                        addr as c_ulong,
+                        len as c_ulong,
+                        args.iters,
+                        args.implementation == 2,
+                        &mut nents,
+                    )
+                }
             };
             if ns < 0 {
                 return Err(Error::from_errno(ns as i32));

@@ -76,6 +76,79 @@ s64 rgup_bench_p2p_c(struct device *dev, unsigned long addr, unsigned long len,
 	return ret ? ret : ktime_to_ns(ktime_sub(ktime_get(), start));
 }
 
+/*
+ * What rgup_bench_p2p_c(.., false, ..) does, making the calls
+ * DmaOnlySgt::from_user() and its drop make where the C inlines
+ * (Documentation/rgup/performance.rst, "Issue 15, third round"): rgup's
+ * helpers for TASK_SIZE_MAX, the page array, the count of peer pages, the
+ * device's segment limits, the DMA list (32 entries per call) and the global
+ * counters (p2p_lists and p2p_segments up, then down: net zero).
+ */
+s64 rgup_bench_p2p_c_floor(struct device *dev, unsigned long addr, unsigned long len,
+			   unsigned int iters, unsigned int *nents)
+{
+	unsigned long first = addr & PAGE_MASK;
+	unsigned int npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
+	struct rgup_stats_delta up[2] = { { 8, 1 }, { 9, 0 } };
+	struct rgup_stats_delta down[2] = { { 8, -1 }, { 9, 0 } };
+	struct rgup_dma_seg batch[32];
+	unsigned long boundary, bytes;
+	unsigned int i, k, got, left, max_seg;
+	struct scatterlist *sg;
+	struct page **pages;
+	struct sg_table sgt;
+	int pinned, ret = 0;
+	ktime_t start;
+
+	start = ktime_get();
+	for (i = 0; i < iters && !ret; i++) {
+		if (addr + len > rgup_helper_task_size_max())
+			return -EINVAL;
+		pages = rgup_helper_kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+		if (!pages)
+			return -ENOMEM;
+		pinned = pin_user_pages_fast(first, npages, FOLL_PCI_P2PDMA | FOLL_WRITE, pages);
+		if (pinned != npages) {
+			if (pinned > 0)
+				unpin_user_pages(pages, pinned);
+			kvfree(pages);
+			return pinned < 0 ? pinned : -EFAULT;
+		}
+		if (rgup_helper_pages_count_p2pdma(pages, npages))
+			ret = -EINVAL;	/* the benchmark maps system RAM */
+		max_seg = rgup_helper_dma_seg_limits(dev, &boundary);
+		if (!ret)
+			ret = sg_alloc_table_from_pages_segment(&sgt, pages, npages, addr - first,
+								len, max_seg, GFP_KERNEL_ACCOUNT);
+		if (!ret) {
+			ret = dma_map_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
+			if (!ret) {
+				bytes = 0;
+				sg = sgt.sgl;
+				for (left = sgt.nents; left; left -= got) {
+					got = rgup_helper_sg_dma_read(&sg, min(left, 32U), batch);
+					if (!got)
+						break;
+					for (k = 0; k < got; k++)
+						bytes += batch[k].len;
+				}
+				if (bytes != len)
+					ret = -EIO;
+				*nents = sgt.nents;
+				up[1].delta = sgt.nents;
+				down[1].delta = -(s64)sgt.nents;
+				rgup_helper_stats_add(up, ARRAY_SIZE(up));
+				rgup_helper_stats_add(down, ARRAY_SIZE(down));
+				dma_unmap_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
+			}
+			sg_free_table(&sgt);
+		}
+		unpin_user_pages_dirty_lock(pages, npages, true);
+		kvfree(pages);
+	}
+	return ret ? ret : ktime_to_ns(ktime_sub(ktime_get(), start));
+}
+
 /* Charges npages to mm->pinned_vm as rgup does (and mm/util.c's account_locked_vm()). */
 static int charge(struct mm_struct *mm, unsigned long npages)
 {
@@ -155,28 +228,34 @@ s64 rgup_bench_pin_c(unsigned long addr, unsigned long len, unsigned int iters,
 
 /*
  * What rgup_bench_pin_c(.., 5) does, making the calls rgup makes where the C
- * inlines (Documentation/rgup/performance.rst, "Issue 15, second round"): the
- * kernel's Rust helpers for current and the mmap lock, rgup's helpers for
- * TASK_SIZE_MAX, the page array and the charge, and rgup's global counters
- * (pins, pinned_pages and charged_pages up, then down: net zero).
+ * inlines (Documentation/rgup/performance.rst, "Issue 15, third round"): rgup's
+ * helper for current->mm and TASK_SIZE_MAX, the kernel's Rust helpers for the
+ * mmap lock, rgup's helpers for the page array and the charge, and rgup's
+ * global counters (pins, pinned_pages and charged_pages up, then down: net
+ * zero; pins_total counts these pins too).
  */
 s64 rgup_bench_pin_c_floor(unsigned long addr, unsigned long len, unsigned int iters)
 {
 	unsigned long first = addr & PAGE_MASK;
 	unsigned long npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
-	s64 up[RGUP_STATS_NR] = { 0, 1, npages, npages };
-	s64 down[RGUP_STATS_NR] = { 0, -1, -(s64)npages, -(s64)npages };
+	/* rust/stats.rs: pins, pinned_pages, charged_pages, pins_total */
+	const struct rgup_stats_delta up[] = {
+		{ 1, 1 }, { 2, npages }, { 3, npages }, { 4, 1 },
+	};
+	const struct rgup_stats_delta down[] = {
+		{ 1, -1 }, { 2, -(s64)npages }, { 3, -(s64)npages },
+	};
+	unsigned long limit, done, user_end;
 	struct mm_struct *mm;
 	struct page **pages;
-	unsigned long limit, done;
 	ktime_t start;
 	unsigned int i;
 	long got = 0;
 
 	start = ktime_get();
 	for (i = 0; i < iters; i++) {
-		mm = rust_helper_get_current()->mm;
-		if (addr + len > rgup_helper_task_size_max())
+		mm = rgup_helper_current_mm(&user_end);
+		if (addr + len > user_end)
 			return -EINVAL;
 		pages = rgup_helper_kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 		if (!pages)
@@ -196,9 +275,9 @@ s64 rgup_bench_pin_c_floor(unsigned long addr, unsigned long len, unsigned int i
 			kvfree(pages);
 			return got < 0 ? got : -EFAULT;
 		}
-		rgup_helper_stats_add(up);
+		rgup_helper_stats_add(up, ARRAY_SIZE(up));
 		unpin_user_pages(pages, npages);
-		rgup_helper_stats_add(down);
+		rgup_helper_stats_add(down, ARRAY_SIZE(down));
 		rgup_helper_mm_pinned_vm_uncharge(mm, npages);
 		kvfree(pages);
 	}

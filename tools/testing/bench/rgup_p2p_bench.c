@@ -5,7 +5,9 @@
  * sg_alloc_table_from_pages_segment(), dma_map_sgtable(), a read of the DMA
  * list, and back; "C, one page array" allocates the array once for all
  * iterations, as this benchmark did before 2026-12-01, which a driver that
- * keeps its mappings cannot), on the same user pages, timed inside the
+ * keeps its mappings cannot; "C + rgup's calls" is the C making the
+ * out-of-line calls rgup makes where the C inlines, the floor under TCG), on
+ * the same user pages, timed inside the
  * kernel by the benchmark module rgup_bench (tools/testing/bench/
  * rgup_bench.rs): 1, 64 and 4096 DMA segments, interleaved, ROUNDS times
  * ITERS iterations, microseconds per iteration. The pages are system RAM
@@ -62,7 +64,9 @@ static void *scattered(unsigned int n)
 int main(int argc, char **argv)
 {
 	int fd = open("/dev/rgup_bench", O_RDWR);
-	static const char *const names[] = { "rgup", "upstream", "C, one page array" };
+	static const char *const names[] = {
+		"rgup", "upstream", "C, one page array", "C + rgup's calls",
+	};
 	char name[64];
 	FILE *csv;
 	size_t i;
@@ -86,7 +90,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (r = -1; r < ROUNDS; r++) {	/* round -1 warms up */
-			for (k = 0; k < 3; k++) {
+			for (k = 0; k < (int)ARRAY_SIZE(names); k++) {
 				/* Alternate which of rgup and upstream goes first. */
 				int which = r % 2 && k < 2 ? 1 - k : k;
 				struct rgup_bench b = {
