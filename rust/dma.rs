@@ -534,9 +534,10 @@ mod tests {
     /// failed KUnit assertion ends the case without running destructors).
     #[test]
     ///
-    /// 4 pages keep their dirty bits in the pin, 100 in a bitmap allocated by the first mark.
+    /// 4 pages keep their dirty bits in the pin, 100 in a bitmap allocated by the first mark, and
+    /// a mark of the whole pin sets no bit at all.
     fn marked_pages_and_only_they_are_dirty_after_unpin() -> Result {
-        for npages in [4, 100] {
+        for (npages, whole) in [(4, false), (100, false), (3, true)] {
             let len = npages * PAGE_SIZE;
             let addr = user_buffer(len)?;
             let pattern = KVec::from_elem(0x5au8, len, GFP_KERNEL)?;
@@ -550,12 +551,20 @@ mod tests {
                 let probe = PinRequest::new(addr, len, Access::Read).pin()?;
                 dirty_pages(&probe)?
             };
-            // The device wrote pages 1 and 2, and the byte of the last page but one.
-            let marked = 0b0110 | 1 << (npages - 2);
+            // The device wrote pages 1 and 2, and the byte of the last page but one; or all.
+            let marked = if whole {
+                (1 << npages) - 1
+            } else {
+                0b0110 | 1 << (npages - 2)
+            };
             {
                 let written = PinRequest::new(addr, len, Access::Write).pin()?;
-                written.mark_dirty_range(PAGE_SIZE, 2 * PAGE_SIZE)?;
-                written.mark_dirty_range(len - PAGE_SIZE - 1, 1)?;
+                if whole {
+                    written.mark_dirty()?;
+                } else {
+                    written.mark_dirty_range(PAGE_SIZE, 2 * PAGE_SIZE)?;
+                    written.mark_dirty_range(len - PAGE_SIZE - 1, 1)?;
+                }
             }
             let after = {
                 let probe = PinRequest::new(addr, len, Access::Read).pin()?;
