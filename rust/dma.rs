@@ -25,10 +25,8 @@ use kernel::{
         DataDirection,
         DmaAddress, //
     },
-    error::to_result,
     ffi::c_ulong,
-    prelude::*,
-    types::Opaque,
+    prelude::*, //
 };
 
 /// The raw `struct device` of `dev`.
@@ -358,7 +356,10 @@ impl MappedSegments {
 pub struct DmaMapping<'a> {
     // Not boxed: nothing keeps the address of a `struct sg_table` (its entries are allocated
     // apart, and the DMA API keeps no pointer to the table), so it may move with the mapping.
-    sgt: Opaque<bindings::sg_table>,
+    // Not `Opaque` either: C changes it only through `&mut` (in `new` and in the drop), and
+    // `Opaque::zeroed()` and `Opaque::get()` are out-of-line calls into the kernel crate, seven
+    // per mapping and unmapping (`Documentation/rgup/performance.rst`).
+    sgt: bindings::sg_table,
     dev: &'a Device<Bound>,
     dir: DataDirection,
     segments: MappedSegments,
@@ -389,7 +390,9 @@ impl<'a> DmaMapping<'a> {
         if pages.is_empty() || dir == DataDirection::None {
             return Err(EINVAL);
         }
-        let sgt = Opaque::<bindings::sg_table>::zeroed();
+        // SAFETY: `sg_table` is pointers and integers: all zeroes is the empty table (what
+        // `bindings::sg_table::default()` makes, out of line).
+        let mut sgt: bindings::sg_table = unsafe { core::mem::zeroed() };
         let raw_dev = raw_device(dev);
         // Entries no longer than the device takes in one segment (`dma_get_max_seg_size()`,
         // 64 KiB unless the driver set it): with `dma_max_mapping_size()` a THP became one entry
@@ -401,9 +404,9 @@ impl<'a> DmaMapping<'a> {
         let max_segment = u32::try_from(limits.max_size).unwrap_or(u32::MAX);
         // SAFETY: `sgt` is a zeroed `sg_table`; `pages` holds `pages.len()` valid pages;
         // `sg_alloc_table_from_pages_segment` only reads the array.
-        to_result(unsafe {
+        let ret = unsafe {
             bindings::sg_alloc_table_from_pages_segment(
-                sgt.get(),
+                &mut sgt,
                 pages.as_ptr().cast_mut(),
                 u32::try_from(pages.len())?,
                 u32::try_from(offset)?,
@@ -411,13 +414,16 @@ impl<'a> DmaMapping<'a> {
                 max_segment,
                 bindings::GFP_KERNEL_ACCOUNT,
             )
-        })?;
+        };
+        if ret != 0 {
+            return Err(Error::from_errno(ret));
+        }
         // SAFETY: `sgt` is a filled table, `raw_dev` a bound device, `dir` a valid direction
         // (`None` was refused above).
-        let ret = unsafe { bindings::dma_map_sgtable(raw_dev, sgt.get(), dir.into(), 0) };
+        let ret = unsafe { bindings::dma_map_sgtable(raw_dev, &mut sgt, dir.into(), 0) };
         if ret != 0 {
             // SAFETY: The table was allocated above and is not mapped.
-            unsafe { bindings::sg_free_table(sgt.get()) };
+            unsafe { bindings::sg_free_table(&mut sgt) };
             return Err(Error::from_errno(ret));
         }
         // INVARIANT: Mapped above, over pages the caller keeps pinned for `'a`; `segments` is
@@ -431,7 +437,7 @@ impl<'a> DmaMapping<'a> {
             _pages: PhantomData,
         };
         // SAFETY: The table is mapped (above) until `mapping` is dropped.
-        mapping.segments = unsafe { MappedSegments::read(mapping.sgt.get(), limits) }?;
+        mapping.segments = unsafe { MappedSegments::read(&mapping.sgt, limits) }?;
         Ok(mapping)
     }
 
@@ -452,12 +458,22 @@ impl<'a> DmaMapping<'a> {
 }
 
 impl Drop for DmaMapping<'_> {
+    #[inline]
     fn drop(&mut self) {
+        let sgt = &mut self.sgt;
         // SAFETY: By the type invariants the table is mapped for `dev` in `dir`; the device is
-        // still bound (we borrow `Device<Bound>`).
+        // still bound (we borrow `Device<Bound>`). The unmap is what the static inline
+        // `dma_unmap_sgtable()` does, without a helper call to reach it.
         unsafe {
-            bindings::dma_unmap_sgtable(raw_device(self.dev), self.sgt.get(), self.dir.into(), 0);
-            bindings::sg_free_table(self.sgt.get());
+            bindings::dma_unmap_sg_attrs(
+                raw_device(self.dev),
+                sgt.sgl,
+                // At most `MAX_PIN_PAGES` entries.
+                sgt.orig_nents as i32,
+                self.dir.into(),
+                0,
+            );
+            bindings::sg_free_table(sgt);
         }
     }
 }

@@ -134,6 +134,7 @@ struct ShortPin {
 }
 
 impl Drop for ShortPin {
+    #[inline]
     fn drop(&mut self) {
         // `unpin_user_pages_dirty_lock()` takes folio locks.
         might_sleep();
@@ -369,6 +370,7 @@ impl<'a> DmaOnlySgt<'a> {
     }
 
     /// Maps the pages of `backing` ([`DmaMapping`] reads the segments).
+    #[inline]
     fn map(
         dev: &'a Device<Bound>,
         backing: Backing,
