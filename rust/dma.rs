@@ -12,7 +12,10 @@
 
 use core::{
     marker::PhantomData,
-    mem::MaybeUninit, //
+    mem::{
+        ManuallyDrop,
+        MaybeUninit, //
+    },
 };
 use kernel::{
     alloc::kvec::PushError,
@@ -83,6 +86,17 @@ impl Segment {
         Self { addr, len, kind }
     }
 
+    /// The segment of a DMA list entry read by `rgup_helper_sg_dma_read()`.
+    #[inline]
+    fn from_entry(e: &crate::helpers::rgup_dma_seg) -> Self {
+        let kind = if e.bus {
+            SegmentKind::BusAddr
+        } else {
+            SegmentKind::HostMapped
+        };
+        Self::new(e.addr, e.len as usize, kind)
+    }
+
     /// The address to program the device with.
     pub fn dma_address(&self) -> DmaAddress {
         self.addr
@@ -126,13 +140,7 @@ unsafe fn read_dma_list(
         }
         for e in &batch[..got as usize] {
             // SAFETY: The helper wrote the first `got` entries.
-            let e = unsafe { e.assume_init_ref() };
-            let kind = if e.bus {
-                SegmentKind::BusAddr
-            } else {
-                SegmentKind::HostMapped
-            };
-            push(Segment::new(e.addr, e.len as usize, kind))?;
+            push(Segment::from_entry(unsafe { e.assume_init_ref() }))?;
         }
         left -= got;
     }
@@ -300,47 +308,61 @@ pub fn best_page_size(segments: &[Segment], supported: u64, va: u64) -> u64 {
 /// The segments of a [`DmaMapping`]: a list of one segment, the most common (a few pages, or
 /// pages an IOMMU maps contiguously), is kept without an allocation.
 enum MappedSegments {
-    One(Segment),
+    One([Segment; 1]),
     Many(KVec<Segment>),
 }
 
 impl MappedSegments {
     /// Reads the DMA list of `sgt`, merged and split by [`push_segment`] with `limits`.
     ///
+    /// A list of one entry within the limits, the common case, is read here, by one helper call;
+    /// any other by [`MappedSegments::read_list`]. (Through [`read_dma_list`] the one entry cost
+    /// two calls more: the function, and the closure it is generic over.)
+    ///
     /// # Safety
     ///
     /// As for [`read_dma_list`].
+    #[inline(always)]
     unsafe fn read(sgt: *const bindings::sg_table, limits: SegmentLimits) -> Result<Self> {
         // SAFETY: The table is mapped (safety requirement).
-        let nents = unsafe { (*sgt).nents } as usize;
+        let (mut sg, nents) = unsafe { ((*sgt).sgl, (*sgt).nents) };
         if nents == 1 {
-            let mut only = None;
-            // SAFETY: As above.
-            unsafe {
-                read_dma_list(sgt, |seg| {
-                    only = Some(seg);
-                    Ok(())
-                })
-            }?;
-            if let Some(seg) = only {
+            let mut entry = MaybeUninit::<crate::helpers::rgup_dma_seg>::uninit();
+            // SAFETY: `sg` is the first of the table's one mapped entry; `entry` has room for it.
+            let got =
+                unsafe { crate::helpers::rgup_helper_sg_dma_read(&mut sg, 1, entry.as_mut_ptr()) };
+            if got == 1 {
+                // SAFETY: The helper wrote it.
+                let seg = Segment::from_entry(unsafe { entry.assume_init_ref() });
                 if seg.len > 0 && limits.first_piece(seg.addr, seg.len) == seg.len {
-                    return Ok(Self::One(seg));
+                    return Ok(Self::One([seg]));
                 }
-                // Split by the limits (or empty): as for any list.
-                let mut list = KVec::new();
-                push_segment(&mut list, seg, limits)?;
-                return Ok(Self::Many(list));
             }
         }
+        // SAFETY: As above.
+        unsafe { Self::read_list(sgt, nents as usize, limits) }
+    }
+
+    /// Reads a DMA list of `nents` entries (one that [`MappedSegments::read`] did not keep).
+    ///
+    /// # Safety
+    ///
+    /// As for [`read_dma_list`].
+    unsafe fn read_list(
+        sgt: *const bindings::sg_table,
+        nents: usize,
+        limits: SegmentLimits,
+    ) -> Result<Self> {
         let mut list = KVec::with_capacity(nents, GFP_KERNEL_ACCOUNT)?;
         // SAFETY: As above.
         unsafe { read_dma_list(sgt, |seg| push_segment(&mut list, seg, limits)) }?;
         Ok(Self::Many(list))
     }
 
+    #[inline]
     fn as_slice(&self) -> &[Segment] {
         match self {
-            Self::One(seg) => core::slice::from_ref(seg),
+            Self::One(seg) => seg,
             Self::Many(list) => list,
         }
     }
@@ -362,7 +384,8 @@ pub struct DmaMapping<'a> {
     sgt: bindings::sg_table,
     dev: &'a Device<Bound>,
     dir: DataDirection,
-    segments: MappedSegments,
+    // Freed by `DmaMapping::release()`, with the table.
+    segments: ManuallyDrop<MappedSegments>,
     _pages: PhantomData<&'a crate::pin::PinnedPages>,
 }
 
@@ -380,6 +403,9 @@ impl<'a> DmaMapping<'a> {
     /// # Safety
     ///
     /// `pages` must be pinned for `'a`.
+    // `inline(always)`: at `-Copt-level=s` LLVM keeps one out-of-line copy for the two callers
+    // (`PinnedPages::dma_map()` and `DmaOnlySgt::map()`), a call more per mapping.
+    #[inline(always)]
     pub(crate) unsafe fn new(
         pages: &'a [*mut bindings::page],
         offset: usize,
@@ -433,20 +459,24 @@ impl<'a> DmaMapping<'a> {
             sgt,
             dev,
             dir,
-            segments: MappedSegments::Many(KVec::new()),
+            segments: ManuallyDrop::new(MappedSegments::Many(KVec::new())),
             _pages: PhantomData,
         };
-        // SAFETY: The table is mapped (above) until `mapping` is dropped.
-        mapping.segments = unsafe { MappedSegments::read(&mapping.sgt, limits) }?;
+        // SAFETY: The table is mapped (above) until `mapping` is dropped. (The empty list it
+        // replaces owns no memory.)
+        mapping.segments =
+            ManuallyDrop::new(unsafe { MappedSegments::read(&mapping.sgt, limits) }?);
         Ok(mapping)
     }
 
     /// The DMA segments, in order (the DMA list of the table).
+    #[inline]
     pub fn segments(&self) -> &[Segment] {
         self.segments.as_slice()
     }
 
     /// The number of DMA segments.
+    #[inline]
     pub fn segment_count(&self) -> usize {
         self.segments().len()
     }
@@ -457,13 +487,21 @@ impl<'a> DmaMapping<'a> {
     }
 }
 
-impl Drop for DmaMapping<'_> {
-    #[inline]
-    fn drop(&mut self) {
+impl DmaMapping<'_> {
+    /// Unmaps and frees the table, and frees the list: the drop, for an owner that keeps the
+    /// mapping in a [`ManuallyDrop`] and releases it inline ([`crate::p2p::DmaOnlySgt`]: at
+    /// `-Copt-level=s` its drop reached this through the drop glue, a call more).
+    ///
+    /// # Safety
+    ///
+    /// Called once, after which the mapping is neither used nor dropped.
+    #[inline(always)]
+    pub(crate) unsafe fn release(&mut self) {
         let sgt = &mut self.sgt;
         // SAFETY: By the type invariants the table is mapped for `dev` in `dir`; the device is
         // still bound (we borrow `Device<Bound>`). The unmap is what the static inline
-        // `dma_unmap_sgtable()` does, without a helper call to reach it.
+        // `dma_unmap_sgtable()` does, without a helper call to reach it. The list is dropped
+        // once (safety requirement).
         unsafe {
             bindings::dma_unmap_sg_attrs(
                 raw_device(self.dev),
@@ -474,7 +512,17 @@ impl Drop for DmaMapping<'_> {
                 0,
             );
             bindings::sg_free_table(sgt);
+            ManuallyDrop::drop(&mut self.segments);
         }
+    }
+}
+
+impl Drop for DmaMapping<'_> {
+    // Not `#[inline]`: the drop glue of a mapping, which a driver's crate instantiates, is then
+    // one call into rgup (as for `PinnedPages`).
+    fn drop(&mut self) {
+        // SAFETY: Once, by the drop.
+        unsafe { self.release() };
     }
 }
 

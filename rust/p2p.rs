@@ -126,7 +126,8 @@ impl From<kernel::alloc::AllocError> for P2pError {
 ///
 /// Every entry is a page pinned once by this object and not yet unpinned.
 struct ShortPin {
-    pages: PageArray,
+    // Freed by `ShortPin::release()`, after the unpin.
+    pages: ManuallyDrop<PageArray>,
     /// The device may have written the pages.
     dirty: bool,
     /// How many of the pages are peer memory (`None` until they are all pinned: then any).
@@ -134,8 +135,21 @@ struct ShortPin {
 }
 
 impl Drop for ShortPin {
-    #[inline]
     fn drop(&mut self) {
+        // SAFETY: Once, by the drop.
+        unsafe { self.release() };
+    }
+}
+
+impl ShortPin {
+    /// Unpins the pages and frees the array: the drop, for [`DmaOnlySgt`]'s, which releases its
+    /// backing inline (through the drop glue of `Backing` it was two calls more).
+    ///
+    /// # Safety
+    ///
+    /// Called once, after which the pin is neither used nor dropped.
+    #[inline(always)]
+    unsafe fn release(&mut self) {
         // `unpin_user_pages_dirty_lock()` takes folio locks.
         might_sleep();
         let n = self.pages.len();
@@ -167,20 +181,22 @@ impl Drop for ShortPin {
                     )
                 };
             }
-            return;
-        }
-        for (n, &page) in self.pages.as_slice().iter().enumerate() {
-            if n > 0 && n % BATCH_PAGES == 0 {
-                cond_resched();
+        } else {
+            for (n, &page) in self.pages.as_slice().iter().enumerate() {
+                if n > 0 && n % BATCH_PAGES == 0 {
+                    cond_resched();
+                }
+                let mut one = page;
+                // SAFETY: The page is pinned by us (type invariant); system RAM the device may
+                // have written is dirtied, peer memory never (it is not page cache).
+                unsafe {
+                    let dirty = !helpers::rgup_helper_page_is_device(page);
+                    bindings::unpin_user_pages_dirty_lock(&mut one, 1, dirty)
+                };
             }
-            let mut one = page;
-            // SAFETY: The page is pinned by us (type invariant); system RAM the device may have
-            // written is dirtied, peer memory never (it is not page cache).
-            unsafe {
-                let dirty = !helpers::rgup_helper_page_is_device(page);
-                bindings::unpin_user_pages_dirty_lock(&mut one, 1, dirty)
-            };
         }
+        // SAFETY: Once (safety requirement), and the pages are unpinned.
+        unsafe { ManuallyDrop::drop(&mut self.pages) };
     }
 }
 
@@ -282,7 +298,7 @@ impl<'a> DmaOnlySgt<'a> {
         }
         // INVARIANT: Empty; then it holds what was pinned, unpinned on drop if anything fails.
         let mut pin = ShortPin {
-            pages,
+            pages: ManuallyDrop::new(pages),
             dirty: device_writes,
             p2p_pages: None,
         };
@@ -369,8 +385,10 @@ impl<'a> DmaOnlySgt<'a> {
         Self::map(dev, Backing::P2pmem(alloc), 0, len, dir)
     }
 
-    /// Maps the pages of `backing` ([`DmaMapping`] reads the segments).
-    #[inline]
+    /// Maps the pages of `backing` ([`DmaMapping`] reads the segments). (`inline(always)`: with
+    /// `#[inline]` LLVM keeps one copy for [`DmaOnlySgt::from_user`] and
+    /// [`DmaOnlySgt::from_p2pmem`], at `-Copt-level=s`.)
+    #[inline(always)]
     fn map(
         dev: &'a Device<Bound>,
         backing: Backing,
@@ -403,6 +421,7 @@ impl<'a> DmaOnlySgt<'a> {
     }
 
     /// The segments, in the order of the range.
+    #[inline]
     pub fn segments(&self) -> &[Segment] {
         self.mapping.segments()
     }
@@ -426,10 +445,15 @@ impl<'a> DmaOnlySgt<'a> {
 impl Drop for DmaOnlySgt<'_> {
     fn drop(&mut self) {
         stats::GLOBAL.p2p_unmapped(self.mapping.segment_count());
-        // SAFETY: Dropped once, here, mapping first (type invariant), then the memory under it.
+        // SAFETY: Released once, here, mapping first (type invariant), then the memory under it;
+        // neither is used or dropped after. A pin is released inline; a `ShortPin` owns nothing
+        // else, so `Backing::User` needs no drop after it.
         unsafe {
-            ManuallyDrop::drop(&mut self.mapping);
-            ManuallyDrop::drop(&mut self.backing);
+            self.mapping.release();
+            match &mut *self.backing {
+                Backing::User(pin) => pin.release(),
+                Backing::P2pmem(_) => ManuallyDrop::drop(&mut self.backing),
+            }
         }
     }
 }

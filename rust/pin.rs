@@ -522,23 +522,15 @@ impl PinRequest {
         user_end: usize,
     ) -> Result<PinnedPages, PinError> {
         let span = PageSpan::new(self.addr, self.len, user_end)?;
-        // Charged to the caller's memory cgroup: it lives as long as the pin. (The dirty bits
-        // allocate nothing until a driver marks part of a pin of more than 64 pages.)
-        let pages = PageArray::new(span.count)?;
-        // From here on, dropping `pinned` unwinds whatever was done.
-        let mut pinned = PinnedPages {
-            pages,
-            dirty: DirtyPages::new(span.count),
-            addr: self.addr,
-            len: self.len,
-            offset: span.offset,
-            access: self.access,
-            counted: false,
-            charge: None,
+        // Charged before the pages are pinned and returned after they are unpinned (locals drop
+        // in the reverse order), as by the drop of a `PinnedPages`.
+        let charge = match self.accounting {
+            Accounting::Memlock => Some(MemlockCharge::new(mm, span.count)?),
+            Accounting::None => None,
         };
-        if self.accounting == Accounting::Memlock {
-            pinned.charge = Some(MemlockCharge::new(mm, span.count)?);
-        }
+        // Charged to the caller's memory cgroup: it lives as long as the pin. From here on,
+        // dropping `pinning` unpins whatever was pinned.
+        let mut pinning = Pinning(PageArray::new(span.count)?);
 
         let mut gup_flags = bindings::FOLL_LONGTERM;
         if self.access == Access::Write {
@@ -549,28 +541,40 @@ impl PinRequest {
         // successful pin costs what the C costs.
         let method = if remote { Method::Locked } else { self.method };
         if let Method::Fast { fallback } = method {
-            if let Err(e) = pinned.pin_fast(&span, gup_flags) {
+            if let Err(e) = pinning.pin_fast(&span, gup_flags) {
                 return Err(explain(&mm.mmap_read_lock(), &span, self.access, false, e));
             }
-            if pinned.page_count() < span.count && !fallback {
+            if pinning.0.len() < span.count && !fallback {
                 let e = PinError::Incomplete {
-                    pinned: pinned.page_count(),
+                    pinned: pinning.0.len(),
                     wanted: span.count,
                 };
                 return Err(explain(&mm.mmap_read_lock(), &span, self.access, false, e));
             }
         }
-        if pinned.page_count() < span.count {
+        if pinning.0.len() < span.count {
             let guard = mm.mmap_read_lock();
-            if let Err(e) = pinned.pin_locked(&guard, mm, remote, &span, gup_flags) {
+            if let Err(e) = pinning.pin_locked(&guard, mm, remote, &span, gup_flags) {
                 // Explained in the critical section where the kernel refused: the same VMAs.
                 return Err(explain(&guard, &span, self.access, remote, e));
             }
         }
-        // INVARIANT: Counted once, when complete.
-        pinned.counted = true;
-        stats::GLOBAL.pinned(pinned.page_count(), pinned.charged_pages());
-        Ok(pinned)
+        let charged = if charge.is_some() { span.count } else { 0 };
+        stats::GLOBAL.pinned(span.count, charged);
+        // INVARIANT: Every page of the request is pinned once, with the flags of `access`; the
+        // pin is counted. Made here, complete, from its parts (rather than made first and
+        // filled): LLVM writes the fields into the caller's `Result`, where a `PinnedPages`
+        // built before the pin was copied into it (`rep movsq`, a translated block per word
+        // under TCG, `Documentation/rgup/performance.rst`, fourth round).
+        Ok(PinnedPages {
+            pages: ManuallyDrop::new(pinning.into_pages()),
+            dirty: ManuallyDrop::new(DirtyPages::new(span.count)),
+            addr: self.addr,
+            len: self.len,
+            offset: span.offset,
+            access: self.access,
+            charge: ManuallyDrop::new(charge),
+        })
     }
 }
 
@@ -670,21 +674,22 @@ impl Drop for MemlockCharge {
 ///
 /// # Invariants
 ///
-/// Each entry of `pages` is a page pinned once by this object with `FOLL_PIN | FOLL_LONGTERM`
-/// (and `FOLL_WRITE` iff `access` is [`Access::Write`]) and not yet unpinned; `pages` has room
-/// for every page the request covers; `dirty` has one page for each of them, and pages marked in
-/// it only if `access` is [`Access::Write`]. `counted` iff the pin was added to the global
-/// counters ([`crate::stats::global`]), which happens when it is complete.
+/// `pages` holds every page the request covers, each pinned once by this object with
+/// `FOLL_PIN | FOLL_LONGTERM` (and `FOLL_WRITE` iff `access` is [`Access::Write`]) and not yet
+/// unpinned; `dirty` has one page for each of them, and pages marked in it only if `access` is
+/// [`Access::Write`]. The pin is counted in the global counters ([`crate::stats::global`]): a
+/// `PinnedPages` is made only complete.
 pub struct PinnedPages {
-    pages: PageArray,
-    dirty: DirtyPages,
+    // The fields with a drop of their own are `ManuallyDrop`: `Drop::drop` frees them, after the
+    // unpin, so that the drop glue a driver's crate instantiates is one call into rgup (see
+    // `Drop`).
+    pages: ManuallyDrop<PageArray>,
+    dirty: ManuallyDrop<DirtyPages>,
     addr: usize,
     len: usize,
     offset: usize,
     access: Access,
-    counted: bool,
-    // Dropped after the pages are unpinned (see `Drop`).
-    charge: Option<MemlockCharge>,
+    charge: ManuallyDrop<Option<MemlockCharge>>,
 }
 
 // SAFETY: The pages are pinned by this object; unpinning them and copying them through `kmap`
@@ -694,14 +699,22 @@ unsafe impl Send for PinnedPages {}
 // concurrent writers) and setting dirty bits atomically; writing the pages needs `&mut`.
 unsafe impl Sync for PinnedPages {}
 
-impl PinnedPages {
+/// The pages of a pin being made: unpinned (clean: the device has not seen them) if the pin
+/// fails before it is complete, then freed.
+///
+/// # Invariants
+///
+/// Each entry of the array is a page pinned once by this object and not yet unpinned.
+struct Pinning(PageArray);
+
+impl Pinning {
     fn pin_fast(&mut self, span: &PageSpan, gup_flags: u32) -> Result<(), PinError> {
-        while self.page_count() < span.count {
+        while self.0.len() < span.count {
             cond_resched();
-            let done = self.page_count();
+            let done = self.0.len();
             let want = (span.count - done).min(BATCH_PAGES);
             let start = span.first + (done << PAGE_SHIFT);
-            let buf = self.pages.spare_ptr();
+            let buf = self.0.spare_ptr();
             // SAFETY: `buf` has room for `want <= span.count - done` page pointers (the array's
             // capacity is `span.count`). (Its slow path takes the mmap lock: a caller holding it
             // deadlocks, as documented on `PinRequest::pin`, which is no memory-safety matter.)
@@ -710,7 +723,7 @@ impl PinnedPages {
                 return Err(PinError::from_gup(ret));
             }
             // SAFETY: The kernel initialised and pinned the first `ret <= want` entries.
-            unsafe { self.pages.inc_len(ret as usize) };
+            unsafe { self.0.inc_len(ret as usize) };
             if (ret as usize) < want {
                 return Ok(()); // short: the caller decides
             }
@@ -729,11 +742,11 @@ impl PinnedPages {
     ) -> Result<(), PinError> {
         // One call for the rest of the range: `__get_user_pages()` reschedules between pages
         // itself, and rgup's check and the pin share one mmap lock critical section.
-        while self.page_count() < span.count {
-            let done = self.page_count();
+        while self.0.len() < span.count {
+            let done = self.0.len();
             let want = span.count - done;
             let start = span.first + (done << PAGE_SHIFT);
-            let buf = self.pages.spare_ptr();
+            let buf = self.0.spare_ptr();
             // SAFETY: `buf` has room for `want` pages; `_guard` holds `mm`'s mmap read lock, as
             // both functions require (and `mm` is current's mm when `!remote`); `locked` is NULL,
             // so the lock is never dropped.
@@ -762,11 +775,33 @@ impl PinnedPages {
                 });
             }
             // SAFETY: The kernel initialised and pinned the first `ret <= want` entries.
-            unsafe { self.pages.inc_len(ret as usize) };
+            unsafe { self.0.inc_len(ret as usize) };
         }
         Ok(())
     }
 
+    /// The pinned pages, for the [`PinnedPages`] that unpins them from now on.
+    #[inline]
+    fn into_pages(self) -> PageArray {
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is not dropped: the array (and the pins in it) move out once.
+        unsafe { core::ptr::read(&this.0) }
+    }
+}
+
+impl Drop for Pinning {
+    fn drop(&mut self) {
+        for (i, batch) in self.0.as_mut_slice().chunks_mut(BATCH_PAGES).enumerate() {
+            if i > 0 {
+                cond_resched();
+            }
+            // SAFETY: The pages are pinned by us, once (type invariant), and not used after.
+            unsafe { bindings::unpin_user_pages(batch.as_mut_ptr(), batch.len() as c_ulong) };
+        }
+    }
+}
+
+impl PinnedPages {
     /// Number of pages pinned.
     #[inline]
     pub fn page_count(&self) -> usize {
@@ -1009,9 +1044,13 @@ impl PinnedPages {
 }
 
 impl Drop for PinnedPages {
-    // Inlined into the drop glue, which also frees the array and returns the charge: a call less
-    // per unpin.
-    #[inline]
+    // Not `#[inline]`, and every field with a drop is freed here: the drop glue of a
+    // `PinnedPages`, which the crate that drops it instantiates (a driver's), is then one call,
+    // and what it does is compiled in rgup, where the kernel crate's small generics
+    // (`Atomic::get_mut()`, `Bitmap::from_raw()`) are inlined. Inlined into a driver's crate, the
+    // drop called rgup's shared copies of those instead (`-Zshare-generics` at `-Copt-level=s`,
+    // `Documentation/rgup/design.rst`): eight calls more per unpin than rgup's own copy makes
+    // (`Documentation/rgup/performance.rst`, fourth round).
     fn drop(&mut self) {
         // `unpin_user_pages_dirty_lock()` takes folio locks: say so even for a pin of clean pages.
         might_sleep();
@@ -1056,10 +1095,14 @@ impl Drop for PinnedPages {
             };
             i = run_end;
         }
-        if self.counted {
-            stats::GLOBAL.unpinned(n, self.charged_pages());
+        stats::GLOBAL.unpinned(n, self.charged_pages());
+        // SAFETY: Each field is dropped once, here, and not used after: the pages are unpinned,
+        // so the array and the dirty bits go, then the charge (unpinned first, then uncharged).
+        unsafe {
+            ManuallyDrop::drop(&mut self.pages);
+            ManuallyDrop::drop(&mut self.dirty);
+            ManuallyDrop::drop(&mut self.charge);
         }
-        // `self.charge` is dropped after this: unpinned first, then uncharged.
     }
 }
 
