@@ -38,7 +38,9 @@ use kernel::{
 /// `len <= usize::BITS`, else bit `i` of `heap`, which is null or a `bitmap_zalloc()` of `len`
 /// bits owned by this object. `any` is set once a bit has been set. Nothing is ever cleared.
 pub(crate) struct DirtyPages {
-    len: usize,
+    // `u32`: a pin has at most `MAX_PIN_PAGES` pages; a `DirtyPages` is in every pin, and every
+    // move of a pin is a copy (`crate::pin::PinnedPages`).
+    len: u32,
     all: Atomic<bool>,
     any: Atomic<bool>,
     word: Atomic<usize>,
@@ -61,7 +63,8 @@ impl DirtyPages {
     pub(crate) fn new(len: usize) -> Self {
         // INVARIANT: Nothing set, no bitmap.
         Self {
-            len,
+            // At most `MAX_PIN_PAGES`.
+            len: len as u32,
             all: Atomic::new(false),
             any: Atomic::new(false),
             word: Atomic::new(0),
@@ -69,14 +72,20 @@ impl DirtyPages {
         }
     }
 
+    /// The number of pages.
+    #[inline]
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
     /// Marks pages `first..=last` dirty; `last < len`.
     ///
     /// Never sleeps, never fails (see the module documentation).
     pub(crate) fn mark(&self, first: usize, last: usize) {
-        if first > last || last >= self.len {
+        if first > last || last >= self.len() {
             return;
         }
-        if first == 0 && last == self.len - 1 {
+        if first == 0 && last == self.len() - 1 {
             self.all.store(true, Relaxed);
             return;
         }
@@ -95,10 +104,10 @@ impl DirtyPages {
 
     /// The bits, allocating the bitmap of a large pin the first time.
     fn bits_or_alloc(&self) -> Option<&Bitmap> {
-        if self.len <= usize::BITS as usize {
+        if self.len() <= usize::BITS as usize {
             // SAFETY: `word` holds `len` bits, valid while `self` is; every writer sets bits
             // atomically (`set_bit_atomic`), and only `&mut self` reads them non-atomically.
-            return Some(unsafe { Bitmap::from_raw(self.word.as_ptr(), self.len) });
+            return Some(unsafe { Bitmap::from_raw(self.word.as_ptr(), self.len()) });
         }
         let mut ptr = self.heap.load(Acquire);
         if ptr.is_null() {
@@ -108,8 +117,7 @@ impl DirtyPages {
             let gfp = bindings::GFP_NOWAIT
                 | (bindings::GFP_KERNEL_ACCOUNT & !bindings::GFP_KERNEL)
                 | bindings::__GFP_NOWARN;
-            // `len` fits: a pin has at most `MAX_PIN_PAGES` pages.
-            let nbits = u32::try_from(self.len).ok()?;
+            let nbits = self.len;
             // SAFETY: Plain allocation of `nbits` zeroed bits.
             let new = unsafe { bindings::bitmap_zalloc(nbits, gfp) };
             if new.is_null() {
@@ -128,7 +136,7 @@ impl DirtyPages {
         }
         // SAFETY: `ptr` is the bitmap of `len` bits owned by `self` (type invariants), set only
         // atomically while shared.
-        Some(unsafe { Bitmap::from_raw(ptr, self.len) })
+        Some(unsafe { Bitmap::from_raw(ptr, self.len()) })
     }
 
     /// The dirty pages, for the unpin.
@@ -140,14 +148,14 @@ impl DirtyPages {
         if !*self.any.get_mut() {
             return Dirty::None;
         }
-        let ptr = if self.len <= usize::BITS as usize {
+        let ptr = if self.len() <= usize::BITS as usize {
             self.word.as_ptr()
         } else {
             *self.heap.get_mut()
         };
         // SAFETY: A bit is set, so the bits exist: `word` or the owned bitmap of `len` bits (type
         // invariants); `&mut self` excludes writers for the borrow.
-        Dirty::Some(unsafe { Bitmap::from_raw(ptr, self.len) })
+        Dirty::Some(unsafe { Bitmap::from_raw(ptr, self.len()) })
     }
 }
 

@@ -26,8 +26,10 @@ use kernel::{
 /// `len <= cap` are initialised.
 pub(crate) struct PageArray {
     ptr: NonNull<*mut bindings::page>,
-    cap: usize,
-    len: usize,
+    // `u32`: at most `INT_MAX` bytes of pointers (`new`). The array is in every pin, and every
+    // move of a pin is a copy (`crate::pin::PinnedPages`).
+    cap: u32,
+    len: u32,
 }
 
 impl PageArray {
@@ -49,20 +51,31 @@ impl PageArray {
             )
         };
         let ptr = NonNull::new(raw.cast::<*mut bindings::page>()).ok_or(AllocError)?;
-        // INVARIANT: Allocated as described, nothing initialised yet.
-        Ok(Self { ptr, cap, len: 0 })
+        // INVARIANT: Allocated as described, nothing initialised yet. (`cap` fits: checked
+        // above.)
+        Ok(Self {
+            ptr,
+            cap: cap as u32,
+            len: 0,
+        })
     }
 
     /// Number of initialised entries.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.len as usize
+    }
+
+    /// Room for this many entries in all.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.cap as usize
     }
 
     /// Room for this many entries after the initialised ones.
     #[inline]
     pub(crate) fn spare(&self) -> usize {
-        self.cap - self.len
+        (self.cap - self.len) as usize
     }
 
     /// Where the next entry goes: room for [`PageArray::spare`] pointers, for `pin_user_pages*()`
@@ -70,7 +83,7 @@ impl PageArray {
     #[inline]
     pub(crate) fn spare_ptr(&mut self) -> *mut *mut bindings::page {
         // SAFETY: `len <= cap`: at most one past the last pointer of the allocation.
-        unsafe { self.ptr.as_ptr().add(self.len) }
+        unsafe { self.ptr.as_ptr().add(self.len()) }
     }
 
     /// Counts `n` more entries as initialised.
@@ -80,22 +93,23 @@ impl PageArray {
     /// `n <= self.spare()`, and the `n` entries after the initialised ones were written.
     #[inline]
     pub(crate) unsafe fn inc_len(&mut self, n: usize) {
-        // INVARIANT: By the safety requirements the `n` entries are initialised and fit.
-        self.len += n;
+        // INVARIANT: By the safety requirements the `n` entries are initialised and fit (so the
+        // sum is at most `cap`, a `u32`).
+        self.len += n as u32;
     }
 
     /// The initialised entries.
     #[inline]
     pub(crate) fn as_slice(&self) -> &[*mut bindings::page] {
         // SAFETY: The first `len` entries are initialised (type invariants).
-        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len()) }
     }
 
     /// The initialised entries, to hand to `unpin_user_pages*()`.
     #[inline]
     pub(crate) fn as_mut_slice(&mut self) -> &mut [*mut bindings::page] {
         // SAFETY: As in `as_slice`, and `&mut self` is exclusive.
-        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len()) }
     }
 }
 

@@ -52,7 +52,6 @@ use kernel::{
     ffi::c_ulong,
     mm::{
         virt::VmaRef,
-        Mm,
         MmWithUser,
         MmapReadGuard, //
     },
@@ -61,7 +60,6 @@ use kernel::{
         PAGE_SIZE, //
     },
     prelude::*,
-    sync::aref::ARef,
     uaccess::{
         UserSliceReader,
         UserSliceWriter, //
@@ -522,15 +520,15 @@ impl PinRequest {
         user_end: usize,
     ) -> Result<PinnedPages, PinError> {
         let span = PageSpan::new(self.addr, self.len, user_end)?;
-        // Charged before the pages are pinned and returned after they are unpinned (locals drop
-        // in the reverse order), as by the drop of a `PinnedPages`.
-        let charge = match self.accounting {
-            Accounting::Memlock => Some(MemlockCharge::new(mm, span.count)?),
-            Accounting::None => None,
-        };
         // Charged to the caller's memory cgroup: it lives as long as the pin. From here on,
-        // dropping `pinning` unpins whatever was pinned.
-        let mut pinning = Pinning(PageArray::new(span.count)?);
+        // dropping `pinning` unpins whatever was pinned, then uncharges.
+        let mut pinning = Pinning {
+            pages: PageArray::new(span.count)?,
+            charge: None,
+        };
+        if self.accounting == Accounting::Memlock {
+            pinning.charge = Some(MemlockCharge::new(mm, span.count)?);
+        }
 
         let mut gup_flags = bindings::FOLL_LONGTERM;
         if self.access == Access::Write {
@@ -544,36 +542,36 @@ impl PinRequest {
             if let Err(e) = pinning.pin_fast(&span, gup_flags) {
                 return Err(explain(&mm.mmap_read_lock(), &span, self.access, false, e));
             }
-            if pinning.0.len() < span.count && !fallback {
+            if pinning.pages.len() < span.count && !fallback {
                 let e = PinError::Incomplete {
-                    pinned: pinning.0.len(),
+                    pinned: pinning.pages.len(),
                     wanted: span.count,
                 };
                 return Err(explain(&mm.mmap_read_lock(), &span, self.access, false, e));
             }
         }
-        if pinning.0.len() < span.count {
+        if pinning.pages.len() < span.count {
             let guard = mm.mmap_read_lock();
             if let Err(e) = pinning.pin_locked(&guard, mm, remote, &span, gup_flags) {
                 // Explained in the critical section where the kernel refused: the same VMAs.
                 return Err(explain(&guard, &span, self.access, remote, e));
             }
         }
+        let (pages, charge) = pinning.into_parts();
         let charged = if charge.is_some() { span.count } else { 0 };
         stats::GLOBAL.pinned(span.count, charged);
-        // INVARIANT: Every page of the request is pinned once, with the flags of `access`; the
-        // pin is counted. Made here, complete, from its parts (rather than made first and
-        // filled): LLVM writes the fields into the caller's `Result`, where a `PinnedPages`
-        // built before the pin was copied into it (`rep movsq`, a translated block per word
-        // under TCG, `Documentation/rgup/performance.rst`, fourth round).
+        // INVARIANT: Every page of the request is pinned once, with the flags of `access`, and
+        // charged if `charge` is; the pin is counted. Made here, complete, from its parts (rather
+        // than made first and filled): LLVM writes the fields into the caller's `Result`, where a
+        // `PinnedPages` built before the pin was copied into it (`rep movsq`, a translated block
+        // per word under TCG, `Documentation/rgup/performance.rst`, fourth round).
         Ok(PinnedPages {
-            pages: ManuallyDrop::new(pinning.into_pages()),
+            pages: ManuallyDrop::new(pages),
             dirty: ManuallyDrop::new(DirtyPages::new(span.count)),
             addr: self.addr,
             len: self.len,
-            offset: span.offset,
             access: self.access,
-            charge: ManuallyDrop::new(charge),
+            charge,
         })
     }
 }
@@ -604,18 +602,20 @@ fn explain(
     }
 }
 
-/// Pages charged to an mm's `pinned_vm`, returned on drop.
+/// Pages charged to an mm's `pinned_vm`, to return with [`MemlockCharge::uncharge`].
 ///
 /// One call charges (and takes the `mm` reference), one call uncharges (and drops it): the C
-/// inlines `mmgrab()`, `rlimit()` and the atomics that Rust reaches through helpers.
+/// inlines `mmgrab()`, `rlimit()` and the atomics that Rust reaches through helpers. It does not
+/// keep the number of pages, which its owner ([`Pinning`], then [`PinnedPages`]) knows: a charge
+/// is one word, and so a `PinnedPages` one word smaller (every move of it is a copy).
 ///
 /// # Invariants
 ///
-/// `pages` pages were added to `mm->pinned_vm` and not yet subtracted; `mm` owns an `mmgrab()`
-/// reference, which the drop gives back through the uncharge helper (never by dropping `mm`).
+/// Some number of pages, known to the owner, were added to `mm->pinned_vm` and not yet
+/// subtracted; `mm` holds an `mmgrab()` reference, which the uncharge gives back. Its owner
+/// uncharges it exactly once.
 struct MemlockCharge {
-    mm: ManuallyDrop<ARef<Mm>>,
-    pages: usize,
+    mm: NonNull<bindings::mm_struct>,
 }
 
 impl MemlockCharge {
@@ -628,12 +628,10 @@ impl MemlockCharge {
         let now =
             unsafe { helpers::rgup_helper_mm_pinned_vm_charge(mm.as_raw(), delta, &mut limit) };
         // INVARIANT: The helper added `pages` to `mm->pinned_vm` and took the `mmgrab()`
-        // reference that the `ARef` owns: it keeps the `mm_struct` alive until the drop returns
-        // both, even after the process exits. Dropped below if refused: uncharged.
+        // reference: it keeps the `mm_struct` alive until the uncharge returns both, even after
+        // the process exits. Uncharged below if refused.
         let charge = Self {
-            // SAFETY: As just said, the reference is ours to own.
-            mm: ManuallyDrop::new(unsafe { ARef::from_raw(NonNull::from(&**mm)) }),
-            pages,
+            mm: NonNull::from(&**mm).cast(),
         };
         let limit = limit as usize;
         // As `account_locked_vm()` does, ask for `CAP_IPC_LOCK` only beyond the limit: `capable()`
@@ -643,21 +641,32 @@ impl MemlockCharge {
             // process context.
             && !unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) }
         {
+            // SAFETY: Charged above with `pages`, once, and not used after.
+            unsafe { charge.uncharge(pages) };
             return Err(PinError::OverMemlockLimit { pages, limit });
         }
         Ok(charge)
     }
-}
 
-impl Drop for MemlockCharge {
-    fn drop(&mut self) {
-        // `pages` fitted in an i64 when charged.
-        let delta = self.pages as i64;
-        // SAFETY: By the type invariants `mm` is alive, holds the charge being returned and owns
-        // the `mmgrab()` reference the helper drops; `self.mm` is never dropped.
-        unsafe { helpers::rgup_helper_mm_pinned_vm_uncharge(self.mm.as_raw(), delta) };
+    /// Returns the charge of `pages` pages and the `mm` reference.
+    ///
+    /// # Safety
+    ///
+    /// `pages` is the number [`MemlockCharge::new`] charged; called once, and the charge not
+    /// used after.
+    #[inline]
+    unsafe fn uncharge(&self, pages: usize) {
+        // SAFETY: By the type invariants `mm` is alive, holds the charge being returned (of
+        // `pages`, which fitted in an i64 when charged) and the `mmgrab()` reference the helper
+        // drops; once (safety requirements).
+        unsafe { helpers::rgup_helper_mm_pinned_vm_uncharge(self.mm.as_ptr(), pages as i64) };
     }
 }
+
+// SAFETY: The charge may be returned from any thread (atomics and `mmdrop()`).
+unsafe impl Send for MemlockCharge {}
+// SAFETY: `&MemlockCharge` gives nothing (only the owner uncharges).
+unsafe impl Sync for MemlockCharge {}
 
 /// The pages of a user range, pinned long-term.
 ///
@@ -687,10 +696,15 @@ pub struct PinnedPages {
     dirty: ManuallyDrop<DirtyPages>,
     addr: usize,
     len: usize,
-    offset: usize,
     access: Access,
-    charge: ManuallyDrop<Option<MemlockCharge>>,
+    // Returned by `Drop::drop` (of `pages.len()` pages).
+    charge: Option<MemlockCharge>,
 }
+
+// Every move of a `PinnedPages` (out of the `Result` of a pin, into a driver's structure) is a
+// copy, by `rep movsq` at `-Copt-level=s`: a translated block per word under TCG
+// (`Documentation/rgup/performance.rst`, fourth round). Keep it small.
+const _: () = assert!(size_of::<PinnedPages>() <= 72);
 
 // SAFETY: The pages are pinned by this object; unpinning them and copying them through `kmap`
 // may happen from any thread.
@@ -699,22 +713,26 @@ unsafe impl Send for PinnedPages {}
 // concurrent writers) and setting dirty bits atomically; writing the pages needs `&mut`.
 unsafe impl Sync for PinnedPages {}
 
-/// The pages of a pin being made: unpinned (clean: the device has not seen them) if the pin
-/// fails before it is complete, then freed.
+/// The pages of a pin being made and their charge: if the pin fails before it is complete, the
+/// pages are unpinned (clean: the device has not seen them) and freed, then uncharged.
 ///
 /// # Invariants
 ///
-/// Each entry of the array is a page pinned once by this object and not yet unpinned.
-struct Pinning(PageArray);
+/// Each entry of `pages` is a page pinned once by this object and not yet unpinned; `charge`, if
+/// any, is of `pages.capacity()` pages, owned by this object.
+struct Pinning {
+    pages: PageArray,
+    charge: Option<MemlockCharge>,
+}
 
 impl Pinning {
     fn pin_fast(&mut self, span: &PageSpan, gup_flags: u32) -> Result<(), PinError> {
-        while self.0.len() < span.count {
+        while self.pages.len() < span.count {
             cond_resched();
-            let done = self.0.len();
+            let done = self.pages.len();
             let want = (span.count - done).min(BATCH_PAGES);
             let start = span.first + (done << PAGE_SHIFT);
-            let buf = self.0.spare_ptr();
+            let buf = self.pages.spare_ptr();
             // SAFETY: `buf` has room for `want <= span.count - done` page pointers (the array's
             // capacity is `span.count`). (Its slow path takes the mmap lock: a caller holding it
             // deadlocks, as documented on `PinRequest::pin`, which is no memory-safety matter.)
@@ -723,7 +741,7 @@ impl Pinning {
                 return Err(PinError::from_gup(ret));
             }
             // SAFETY: The kernel initialised and pinned the first `ret <= want` entries.
-            unsafe { self.0.inc_len(ret as usize) };
+            unsafe { self.pages.inc_len(ret as usize) };
             if (ret as usize) < want {
                 return Ok(()); // short: the caller decides
             }
@@ -742,11 +760,11 @@ impl Pinning {
     ) -> Result<(), PinError> {
         // One call for the rest of the range: `__get_user_pages()` reschedules between pages
         // itself, and rgup's check and the pin share one mmap lock critical section.
-        while self.0.len() < span.count {
-            let done = self.0.len();
+        while self.pages.len() < span.count {
+            let done = self.pages.len();
             let want = span.count - done;
             let start = span.first + (done << PAGE_SHIFT);
-            let buf = self.0.spare_ptr();
+            let buf = self.pages.spare_ptr();
             // SAFETY: `buf` has room for `want` pages; `_guard` holds `mm`'s mmap read lock, as
             // both functions require (and `mm` is current's mm when `!remote`); `locked` is NULL,
             // so the lock is never dropped.
@@ -775,29 +793,58 @@ impl Pinning {
                 });
             }
             // SAFETY: The kernel initialised and pinned the first `ret <= want` entries.
-            unsafe { self.0.inc_len(ret as usize) };
+            unsafe { self.pages.inc_len(ret as usize) };
         }
         Ok(())
     }
 
-    /// The pinned pages, for the [`PinnedPages`] that unpins them from now on.
+    /// The pinned pages and the charge, for the [`PinnedPages`] that owns them from now on.
     #[inline]
-    fn into_pages(self) -> PageArray {
+    fn into_parts(self) -> (PageArray, Option<MemlockCharge>) {
         let this = ManuallyDrop::new(self);
-        // SAFETY: `this` is not dropped: the array (and the pins in it) move out once.
-        unsafe { core::ptr::read(&this.0) }
+        // SAFETY: `this` is not dropped: the array (and the pins in it) and the charge move out
+        // once.
+        unsafe { (core::ptr::read(&this.pages), core::ptr::read(&this.charge)) }
     }
 }
 
 impl Drop for Pinning {
     fn drop(&mut self) {
-        for (i, batch) in self.0.as_mut_slice().chunks_mut(BATCH_PAGES).enumerate() {
-            if i > 0 {
-                cond_resched();
-            }
-            // SAFETY: The pages are pinned by us, once (type invariant), and not used after.
-            unsafe { bindings::unpin_user_pages(batch.as_mut_ptr(), batch.len() as c_ulong) };
+        // SAFETY: The pages are pinned by us, once (type invariant), and not used after.
+        unsafe { unpin_batches(self.pages.as_mut_slice(), false) };
+        if let Some(charge) = &self.charge {
+            // SAFETY: Of the array's capacity (type invariant), once: the `Pinning` goes.
+            unsafe { charge.uncharge(self.pages.capacity()) };
         }
+    }
+}
+
+/// Unpins `pages` (`unpin_user_pages()`, or `unpin_user_pages_dirty_lock()` when `dirty`) in
+/// batches of [`BATCH_PAGES`], rescheduling between them.
+///
+/// # Safety
+///
+/// Each entry is a page pinned once by the caller, who does not use it after.
+#[inline(always)]
+unsafe fn unpin_batches(pages: &mut [*mut bindings::page], dirty: bool) {
+    for (i, batch) in pages.chunks_mut(BATCH_PAGES).enumerate() {
+        if i > 0 {
+            cond_resched();
+        }
+        // SAFETY: Pinned once by the caller and not used after (safety requirements). (A clean
+        // batch goes straight to `unpin_user_pages()`, which `unpin_user_pages_dirty_lock(..,
+        // false)` would call.)
+        unsafe {
+            if dirty {
+                bindings::unpin_user_pages_dirty_lock(
+                    batch.as_mut_ptr(),
+                    batch.len() as c_ulong,
+                    true,
+                )
+            } else {
+                bindings::unpin_user_pages(batch.as_mut_ptr(), batch.len() as c_ulong)
+            }
+        };
     }
 }
 
@@ -830,7 +877,7 @@ impl PinnedPages {
 
     /// The offset of the requested range in the first page.
     pub(crate) fn offset(&self) -> usize {
-        self.offset
+        self.addr & (PAGE_SIZE - 1)
     }
 
     /// The pinned pages, in order (for the DMA mappings of [`crate::dma`]).
@@ -840,7 +887,11 @@ impl PinnedPages {
 
     /// Pages charged to `RLIMIT_MEMLOCK` by this pin (0 with [`Accounting::None`]).
     pub fn charged_pages(&self) -> usize {
-        self.charge.as_ref().map_or(0, |c| c.pages)
+        if self.charge.is_some() {
+            self.page_count()
+        } else {
+            0
+        }
     }
 
     /// The `i`-th page of the range, for reading (see [`UserPage`]).
@@ -961,7 +1012,7 @@ impl PinnedPages {
         }
         // SAFETY: By the type invariants the pages are pinned for as long as `self`, which the
         // mapping borrows.
-        unsafe { DmaMapping::new(self.pages.as_slice(), self.offset, self.len, dev, dir) }
+        unsafe { DmaMapping::new(self.pages.as_slice(), self.offset(), self.len, dev, dir) }
     }
 
     /// The page indices covering `[offset, offset + len)` of the requested range.
@@ -970,8 +1021,8 @@ impl PinnedPages {
         if len == 0 || end > self.len {
             return Err(EINVAL);
         }
-        let first = (self.offset + offset) >> PAGE_SHIFT;
-        let last = (self.offset + end - 1) >> PAGE_SHIFT;
+        let first = (self.offset() + offset) >> PAGE_SHIFT;
+        let last = (self.offset() + end - 1) >> PAGE_SHIFT;
         Ok((first, last))
     }
 
@@ -983,7 +1034,7 @@ impl PinnedPages {
     pub fn read_to_user(&self, offset: usize, len: usize, out: &mut UserSliceWriter) -> Result {
         self.page_indices(offset, len)?;
         let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
-        let mut pos = self.offset + offset;
+        let mut pos = self.offset() + offset;
         let end = pos + len;
         while pos < end {
             let in_page = pos & (PAGE_SIZE - 1);
@@ -1029,7 +1080,7 @@ impl PinnedPages {
     ) -> Result {
         self.mark_dirty_range(offset, len)?;
         let mut bounce = KVec::from_elem(0u8, PAGE_SIZE, GFP_KERNEL)?;
-        let mut pos = self.offset + offset;
+        let mut pos = self.offset() + offset;
         let end = pos + len;
         while pos < end {
             let in_page = pos & (PAGE_SIZE - 1);
@@ -1055,18 +1106,19 @@ impl Drop for PinnedPages {
         // `unpin_user_pages_dirty_lock()` takes folio locks: say so even for a pin of clean pages.
         might_sleep();
         let n = self.page_count();
-        // Nothing marked dirty (a read pin, or a write pin the device did not write), or
-        // everything: the same unpin for every page, batch by batch, without a walk of bits.
-        let marked = self.dirty.get();
-        let mut i = 0;
-        while i < n {
-            if i > 0 {
-                cond_resched();
-            }
-            let (dirty, run_end) = match marked {
-                Dirty::None => (false, n),
-                Dirty::All => (true, n),
-                Dirty::Some(bitmap) => {
+        let pages = self.pages.as_mut_slice();
+        match self.dirty.get() {
+            // Nothing marked dirty (a read pin, or a write pin the device did not write), or
+            // everything: the same unpin for every page, batch by batch, without a walk of bits.
+            // SAFETY: By the type invariants the pages are pinned by us, once; they are not used
+            // after this.
+            Dirty::None => unsafe { unpin_batches(pages, false) },
+            // SAFETY: As above.
+            Dirty::All => unsafe { unpin_batches(pages, true) },
+            Dirty::Some(bitmap) => {
+                // Runs of marked and of unmarked pages.
+                let mut i = 0;
+                while i < n {
                     let next_dirty = bitmap.next_bit(i);
                     let dirty = next_dirty == Some(i);
                     let end = if dirty {
@@ -1074,34 +1126,26 @@ impl Drop for PinnedPages {
                     } else {
                         next_dirty
                     };
-                    (dirty, end.unwrap_or(n))
+                    let end = end.unwrap_or(n).min(n);
+                    // SAFETY: As above, for the pages `i..end`.
+                    unsafe { unpin_batches(&mut pages[i..end], dirty) };
+                    i = end;
+                    if i < n {
+                        cond_resched();
+                    }
                 }
-            };
-            let run_end = run_end.min(n).min(i + BATCH_PAGES);
-            let run = &mut self.pages.as_mut_slice()[i..run_end];
-            // SAFETY: By the type invariants entries `i..run_end` are pinned by us, once; they
-            // are not used after this. (A clean run goes straight to `unpin_user_pages()`, which
-            // `unpin_user_pages_dirty_lock(.., false)` would call.)
-            unsafe {
-                if dirty {
-                    bindings::unpin_user_pages_dirty_lock(
-                        run.as_mut_ptr(),
-                        run.len() as c_ulong,
-                        true,
-                    )
-                } else {
-                    bindings::unpin_user_pages(run.as_mut_ptr(), run.len() as c_ulong)
-                }
-            };
-            i = run_end;
+            }
         }
         stats::GLOBAL.unpinned(n, self.charged_pages());
-        // SAFETY: Each field is dropped once, here, and not used after: the pages are unpinned,
-        // so the array and the dirty bits go, then the charge (unpinned first, then uncharged).
+        // SAFETY: Each field is dropped or returned once, here, and not used after: the pages
+        // are unpinned, so the array and the dirty bits go, then the charge of the `n` pages
+        // (unpinned first, then uncharged).
         unsafe {
             ManuallyDrop::drop(&mut self.pages);
             ManuallyDrop::drop(&mut self.dirty);
-            ManuallyDrop::drop(&mut self.charge);
+            if let Some(charge) = &self.charge {
+                charge.uncharge(n);
+            }
         }
     }
 }
