@@ -18,7 +18,6 @@ use core::{
     },
 };
 use kernel::{
-    alloc::kvec::PushError,
     bindings,
     device::{
         Bound,
@@ -115,9 +114,15 @@ impl Segment {
 
 /// Reads the DMA list of a mapped table, in order, handing each segment to `push`.
 ///
+/// `inline(always)`, as is what [`MappedSegments::read_list`] pushes with: out of line (at
+/// `-Copt-level=s`, for its three callers) it and `push_segment()` were calls per segment, a
+/// fifth of what a 64-segment P2P map executes beyond the C (`Documentation/rgup/performance.rst`,
+/// fourth round).
+///
 /// # Safety
 ///
 /// `sgt` must point to a table mapped by `dma_map_sgtable()` that stays mapped during the call.
+#[inline(always)]
 unsafe fn read_dma_list(
     sgt: *const bindings::sg_table,
     mut push: impl FnMut(Segment) -> Result,
@@ -209,6 +214,12 @@ impl SegmentLimits {
 /// assert_eq!((out[2].dma_address(), out[2].dma_len()), (0x13000, 0x2000));
 /// ```
 pub fn push_segment(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits) -> Result {
+    push_merged(out, seg, limits)
+}
+
+/// [`push_segment`], in line: what rgup's own lists are built with, once per segment.
+#[inline(always)]
+fn push_merged(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits) -> Result {
     let Segment {
         mut addr,
         len,
@@ -228,14 +239,29 @@ pub fn push_segment(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits
     }
     while left > 0 {
         let n = limits.first_piece(addr, left);
-        // Lists are reserved to their entry count: growing is the exception, not a call per
-        // segment (`KVec::push` calls out to `reserve` every time).
-        if let Err(PushError(seg)) = out.push_within_capacity(Segment::new(addr, n, kind)) {
-            out.push(seg, GFP_KERNEL)?;
-        }
+        push_one(out, Segment::new(addr, n, kind))?;
         addr = addr.wrapping_add(n as u64); // wraps only after the last piece
         left -= n;
     }
+    Ok(())
+}
+
+/// Appends `seg` to `out`. Lists are reserved to their entry count: growing is the exception,
+/// not a call per segment (`KVec::push` calls out to `reserve` every time, and
+/// `KVec::push_within_capacity`, a generic of the kernel crate, stayed a call too).
+#[inline(always)]
+fn push_one(out: &mut KVec<Segment>, seg: Segment) -> Result {
+    let len = out.len();
+    if len < out.capacity() {
+        // SAFETY: There is room for one more entry after the `len` initialised ones; it is
+        // written, then counted.
+        unsafe {
+            out.as_mut_ptr().add(len).write(seg);
+            out.inc_len(1);
+        }
+        return Ok(());
+    }
+    out.push(seg, GFP_KERNEL)?;
     Ok(())
 }
 
@@ -355,7 +381,7 @@ impl MappedSegments {
     ) -> Result<Self> {
         let mut list = KVec::with_capacity(nents, GFP_KERNEL_ACCOUNT)?;
         // SAFETY: As above.
-        unsafe { read_dma_list(sgt, |seg| push_segment(&mut list, seg, limits)) }?;
+        unsafe { read_dma_list(sgt, |seg| push_merged(&mut list, seg, limits)) }?;
         Ok(Self::Many(list))
     }
 
