@@ -11,6 +11,8 @@
 #                     boot: results.md, results.csv and PNG plots in
 #                     ~/.cache/rgup/logs/bench-<time>/ (installs python3-matplotlib)
 #   make bench-pin|bench-mirror|bench-p2p|bench-dma   one of them, the same way
+#   make bench-count  instructions and TCG blocks per 4 KiB pin and P2P map, by kernel
+#                     symbol: rgup, the floor and the C (count-bench.sh; a QEMU plugin)
 #   make sdk          what an outside driver builds against, in
 #                     sdk/<kernel release>/ (SDK_DIR=... to choose)
 #   make install      rgup.ko into /lib/modules/<release>/updates/, depmod, and
@@ -51,7 +53,7 @@ C_SOURCES = $(shell cd $(RGUP_ROOT) && git ls-files -co --exclude-standard \
 
 .PHONY: all modules kdir-check clean bootstrap kernel kernel-debug \
 	rustfmt rustfmtcheck clippy checkpatch rust-analyzer selftests upstream-selftests \
-	check check-debug demo bench bench-pin bench-mirror bench-p2p bench-dma help sdk install
+	check check-debug demo bench bench-pin bench-mirror bench-p2p bench-dma bench-count help sdk install
 .PHONY: htmldocs cleandocs rustdoc rustdoc-json
 
 all: modules
@@ -156,6 +158,9 @@ bench-p2p:
 
 bench-dma:
 	tools/testing/bench/run-bench.sh dma
+
+bench-count:
+	tools/testing/bench/count-bench.sh
 
 # The rgup crate's API, by the kernel's rustdoc with the crate's own flags
 # (see the rustdoc section of Kbuild): HTML in
