@@ -57,6 +57,7 @@ use crate::{
     pin::{
         cond_resched,
         might_sleep,
+        unpin_batches,
         BATCH_PAGES, //
     },
     stats, //
@@ -162,25 +163,9 @@ impl ShortPin {
             _ => None,
         };
         if let Some(dirty) = same {
-            for (n, batch) in self
-                .pages
-                .as_mut_slice()
-                .chunks_mut(BATCH_PAGES)
-                .enumerate()
-            {
-                if n > 0 {
-                    cond_resched();
-                }
-                // SAFETY: The pages are pinned by us (type invariant), all system RAM when
-                // dirtied.
-                unsafe {
-                    bindings::unpin_user_pages_dirty_lock(
-                        batch.as_mut_ptr(),
-                        batch.len() as c_ulong,
-                        dirty,
-                    )
-                };
-            }
+            // SAFETY: The pages are pinned by us, once (type invariant), all system RAM when
+            // dirtied; not used after.
+            unsafe { unpin_batches(self.pages.as_mut_slice(), dirty) };
         } else {
             for (n, &page) in self.pages.as_slice().iter().enumerate() {
                 if n > 0 && n % BATCH_PAGES == 0 {

@@ -631,6 +631,8 @@ impl MemlockCharge {
         // reference: it keeps the `mm_struct` alive until the uncharge returns both, even after
         // the process exits. Uncharged below if refused.
         let charge = Self {
+            // CAST: `Mm` is `#[repr(transparent)]` over `Opaque<bindings::mm_struct>`, itself
+            // transparent over the C struct (what `Mm::as_raw()` returns).
             mm: NonNull::from(&**mm).cast(),
         };
         let limit = limit as usize;
@@ -826,7 +828,7 @@ impl Drop for Pinning {
 ///
 /// Each entry is a page pinned once by the caller, who does not use it after.
 #[inline(always)]
-unsafe fn unpin_batches(pages: &mut [*mut bindings::page], dirty: bool) {
+pub(crate) unsafe fn unpin_batches(pages: &mut [*mut bindings::page], dirty: bool) {
     for (i, batch) in pages.chunks_mut(BATCH_PAGES).enumerate() {
         if i > 0 {
             cond_resched();
@@ -1097,8 +1099,8 @@ impl PinnedPages {
 impl Drop for PinnedPages {
     // Not `#[inline]`, and every field with a drop is freed here: the drop glue of a
     // `PinnedPages`, which the crate that drops it instantiates (a driver's), is then one call,
-    // and what it does is compiled in rgup, where the kernel crate's small generics
-    // (`Atomic::get_mut()`, `Bitmap::from_raw()`) are inlined. Inlined into a driver's crate, the
+    // and what it does is compiled in rgup, where the kernel crate's small generics that rgup
+    // instantiated (`Atomic::get_mut()`) are inlined. Inlined into a driver's crate, the
     // drop called rgup's shared copies of those instead (`-Zshare-generics` at `-Copt-level=s`,
     // `Documentation/rgup/design.rst`): eight calls more per unpin than rgup's own copy makes
     // (`Documentation/rgup/performance.rst`, fourth round).
