@@ -71,7 +71,10 @@ use kernel::{
     },
     dma::DataDirection,
     ffi::c_ulong,
-    page::PAGE_SIZE,
+    page::{
+        PAGE_SHIFT,
+        PAGE_SIZE, //
+    },
     prelude::*,
 };
 
@@ -129,10 +132,34 @@ impl From<kernel::alloc::AllocError> for P2pError {
 struct ShortPin {
     // Freed by `ShortPin::release()`, after the unpin.
     pages: ManuallyDrop<PageArray>,
-    /// The device may have written the pages.
-    dirty: bool,
-    /// How many of the pages are peer memory (`None` until they are all pinned: then any).
-    p2p_pages: Option<usize>,
+    unpin: UnpinAs,
+}
+
+/// How the pages of a [`ShortPin`] are unpinned. Peer memory is never dirtied (it is not page
+/// cache); system RAM the device may have written is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UnpinAs {
+    /// Every page clean: the device did not write, or they are all peer memory.
+    Clean,
+    /// Every page dirty: the device may have written, and they are all system RAM.
+    Dirty,
+    /// Page by page: the device may have written, and some are peer memory.
+    ByPage,
+}
+
+impl UnpinAs {
+    /// For `pages` pages pinned for a list, `p2p` of them peer memory, which the device writes
+    /// if `device_writes`. (Decided once, when the list is made: the unpin then tests one thing.)
+    #[inline(always)]
+    fn of(device_writes: bool, p2p: usize, pages: usize) -> Self {
+        if !device_writes || p2p == pages {
+            UnpinAs::Clean
+        } else if p2p == 0 {
+            UnpinAs::Dirty
+        } else {
+            UnpinAs::ByPage
+        }
+    }
 }
 
 impl Drop for ShortPin {
@@ -153,19 +180,11 @@ impl ShortPin {
     unsafe fn release(&mut self) {
         // `unpin_user_pages_dirty_lock()` takes folio locks.
         might_sleep();
-        let n = self.pages.len();
-        // All system RAM, all peer memory or nothing written: the same for every page, in
-        // batches. Peer memory is never dirtied (it is not page cache).
-        let same = match self.p2p_pages {
-            _ if !self.dirty => Some(false),
-            Some(0) => Some(true),
-            Some(p2p) if p2p == n => Some(false),
-            _ => None,
-        };
-        if let Some(dirty) = same {
+        if self.unpin != UnpinAs::ByPage {
+            // The same for every page, in batches.
             // SAFETY: The pages are pinned by us, once (type invariant), all system RAM when
-            // dirtied; not used after.
-            unsafe { unpin_batches(self.pages.as_mut_slice(), dirty) };
+            // dirtied (`UnpinAs`); not used after.
+            unsafe { unpin_batches(self.pages.as_mut_slice(), self.unpin == UnpinAs::Dirty) };
         } else {
             for (n, &page) in self.pages.as_slice().iter().enumerate() {
                 if n > 0 && n % BATCH_PAGES == 0 {
@@ -209,12 +228,18 @@ impl Drop for P2pAlloc {
 }
 
 /// What keeps the pages of a list alive while it is mapped.
+///
+/// Moved into the list when it is made, by copy: four words at most are four moves, more are a
+/// `rep movsq`, a translated block per word under TCG (`Documentation/rgup/performance.rst`,
+/// fifth round). A P2P allocation, the rare case, is boxed to keep it so.
 enum Backing {
     /// A user range, pinned short-term.
     User(ShortPin),
     /// A provider's P2P memory, allocated for the list.
-    P2pmem(P2pAlloc),
+    P2pmem(KBox<P2pAlloc>),
 }
+
+const _: () = assert!(size_of::<Backing>() <= 4 * size_of::<usize>());
 
 impl Backing {
     fn pages(&self) -> &[*mut bindings::page] {
@@ -239,12 +264,11 @@ unsafe impl Sync for Backing {}
 /// # Invariants
 ///
 /// `mapping` maps exactly the pages of `backing` (from `offset` in the first, `len` bytes) for
-/// the client in `dir` (its segments merged and split by [`crate::dma::push_segment`] with the
+/// the client, in its direction (its segments merged and split by [`crate::dma::push_segment`] with the
 /// client's limits). `mapping` is dropped before `backing`.
 pub struct DmaOnlySgt<'a> {
     mapping: ManuallyDrop<DmaMapping<'a>>,
     backing: ManuallyDrop<Backing>,
-    dir: DataDirection,
     len: usize,
 }
 
@@ -269,7 +293,10 @@ impl<'a> DmaOnlySgt<'a> {
             return Err(P2pError::InvalidRange);
         }
         let first = addr & !(PAGE_SIZE - 1);
-        let npages = (end - first).div_ceil(PAGE_SIZE);
+        // `first <= addr < end`: the subtractions here and for the offset below do not wrap.
+        // (Wrapping operations, where the plain ones would check it in every list with
+        // `CONFIG_RUST_OVERFLOW_CHECKS`.)
+        let npages = end.wrapping_sub(first).div_ceil(PAGE_SIZE);
         let pages = PageArray::new(npages)?;
         // Whether the device may write the pages (with `DataDirection::None` it does nothing:
         // the mapping refuses it).
@@ -281,16 +308,14 @@ impl<'a> DmaOnlySgt<'a> {
         if device_writes {
             flags |= bindings::FOLL_WRITE;
         }
-        // INVARIANT: Empty; then it holds what was pinned, unpinned on drop if anything fails.
+        // INVARIANT: Empty; then it holds what was pinned, unpinned on drop if anything fails
+        // (clean: the device has not seen the pages yet).
         let mut pin = ShortPin {
             pages: ManuallyDrop::new(pages),
-            dirty: device_writes,
-            p2p_pages: None,
+            unpin: UnpinAs::Clean,
         };
-        while pin.pages.len() < npages {
-            if pin.pages.len() > 0 {
-                cond_resched();
-            }
+        // `npages > 0`: a test at the end of each batch, none before the first.
+        loop {
             let done = pin.pages.len();
             let want = (npages - done).min(BATCH_PAGES);
             // SAFETY: `pin.pages` has room for `npages - done >= want` more pointers. (Its slow
@@ -298,7 +323,8 @@ impl<'a> DmaOnlySgt<'a> {
             // no memory-safety matter.)
             let got = unsafe {
                 bindings::pin_user_pages_fast(
-                    (first + done * PAGE_SIZE) as c_ulong,
+                    // Below `end`: it does not wrap.
+                    first.wrapping_add(done << PAGE_SHIFT) as c_ulong,
                     want as i32,
                     flags,
                     pin.pages.spare_ptr(),
@@ -312,6 +338,10 @@ impl<'a> DmaOnlySgt<'a> {
             if (got as usize) < want {
                 return Err(P2pError::Incomplete);
             }
+            if pin.pages.spare() == 0 {
+                break;
+            }
+            cond_resched();
         }
         // SAFETY: The pages are pinned.
         let p2p_pages = unsafe {
@@ -320,8 +350,8 @@ impl<'a> DmaOnlySgt<'a> {
                 npages as c_ulong,
             )
         };
-        pin.p2p_pages = Some(p2p_pages as usize);
-        Self::map(dev, Backing::User(pin), addr - first, len, dir)
+        pin.unpin = UnpinAs::of(device_writes, p2p_pages as usize, npages);
+        Self::map(dev, Backing::User(pin), addr.wrapping_sub(first), len, dir)
     }
 
     /// Allocates `len` bytes of P2P memory from the published provider closest to `dev`
@@ -354,12 +384,14 @@ impl<'a> DmaOnlySgt<'a> {
             unsafe { helpers::rgup_helper_pci_dev_put(provider) };
             return Err(P2pError::Kernel(ENOMEM));
         }
-        let mut alloc = P2pAlloc {
+        let alloc = P2pAlloc {
             provider,
             vaddr,
             size,
             pages: KVVec::new(),
         };
+        // Returned by its drop if the box cannot be allocated.
+        let mut alloc = KBox::new(alloc, GFP_KERNEL)?;
         for off in (0..size).step_by(PAGE_SIZE) {
             // SAFETY: `vaddr + off` is inside the allocation, P2P memory with `struct page`s
             // (mapped by `devm_memremap_pages()`).
@@ -400,7 +432,6 @@ impl<'a> DmaOnlySgt<'a> {
         Ok(Self {
             mapping: ManuallyDrop::new(mapping),
             backing: ManuallyDrop::new(backing),
-            dir,
             len,
         })
     }
@@ -413,7 +444,7 @@ impl<'a> DmaOnlySgt<'a> {
 
     /// The direction the list was mapped for.
     pub fn direction(&self) -> DataDirection {
-        self.dir
+        self.mapping.direction()
     }
 
     /// The number of bytes the list covers.

@@ -32,7 +32,10 @@ use crate::{
     },
     dma::DmaMapping,
     helpers,
-    page_array::PageArray,
+    page_array::{
+        FullPageArray,
+        PageArray, //
+    },
     stats,
     user_page::UserPage, //
     Access,
@@ -49,7 +52,10 @@ use kernel::{
         Device, //
     },
     dma::DataDirection,
-    ffi::c_ulong,
+    ffi::{
+        c_ulong,
+        c_void, //
+    },
     mm::{
         virt::VmaRef,
         MmWithUser,
@@ -302,8 +308,10 @@ impl PageSpan {
             return Err(PinError::InvalidRange);
         }
         let first = addr & !(PAGE_SIZE - 1);
-        let last = (end - 1) & !(PAGE_SIZE - 1);
-        let count = ((last - first) >> PAGE_SHIFT) + 1;
+        // `end > addr >= first`: neither subtraction wraps. (Wrapping operations, where the plain
+        // ones would check it in every pin with `CONFIG_RUST_OVERFLOW_CHECKS`.)
+        let last = end.wrapping_sub(1) & !(PAGE_SIZE - 1);
+        let count = (last.wrapping_sub(first) >> PAGE_SHIFT) + 1;
         if count > MAX_PIN_PAGES {
             return Err(PinError::TooLarge);
         }
@@ -560,18 +568,22 @@ impl PinRequest {
         let (pages, charge) = pinning.into_parts();
         let charged = if charge.is_some() { span.count } else { 0 };
         stats::GLOBAL.pinned(span.count, charged);
+        let write = if self.access == Access::Write {
+            WRITE
+        } else {
+            0
+        };
         // INVARIANT: Every page of the request is pinned once, with the flags of `access`, and
         // charged if `charge` is; the pin is counted. Made here, complete, from its parts (rather
         // than made first and filled): LLVM writes the fields into the caller's `Result`, where a
         // `PinnedPages` built before the pin was copied into it (`rep movsq`, a translated block
         // per word under TCG, `Documentation/rgup/performance.rst`, fourth round).
+        // (`span.count` is the page count of `[addr, addr + len)`, which ends below `user_end`.)
         Ok(PinnedPages {
-            pages: ManuallyDrop::new(pages),
-            dirty: ManuallyDrop::new(DirtyPages::new(span.count)),
+            pages: pages.into_full(MemlockCharge::into_word(charge)),
             addr: self.addr,
-            len: self.len,
-            access: self.access,
-            charge,
+            len_access: self.len | write,
+            dirty: DirtyPages::new(),
         })
     }
 }
@@ -665,6 +677,26 @@ impl MemlockCharge {
     }
 }
 
+impl MemlockCharge {
+    /// A charge, or none, as one word (null for none): what a [`PinnedPages`] keeps after its
+    /// pages.
+    #[inline(always)]
+    fn into_word(charge: Option<Self>) -> *mut c_void {
+        charge.map_or(core::ptr::null_mut(), |charge| charge.mm.as_ptr().cast())
+    }
+
+    /// The charge, or none, [`MemlockCharge::into_word`] made `word` of.
+    ///
+    /// # Safety
+    ///
+    /// `word` is one `into_word` returned, and the charge it holds is owned by the caller.
+    #[inline(always)]
+    unsafe fn from_word(word: *mut c_void) -> Option<Self> {
+        // INVARIANT: The charge `into_word` gave up (safety requirements).
+        NonNull::new(word.cast()).map(|mm| Self { mm })
+    }
+}
+
 // SAFETY: The charge may be returned from any thread (atomics and `mmdrop()`).
 unsafe impl Send for MemlockCharge {}
 // SAFETY: `&MemlockCharge` gives nothing (only the owner uncharges).
@@ -685,28 +717,30 @@ unsafe impl Sync for MemlockCharge {}
 ///
 /// # Invariants
 ///
-/// `pages` holds every page the request covers, each pinned once by this object with
-/// `FOLL_PIN | FOLL_LONGTERM` (and `FOLL_WRITE` iff `access` is [`Access::Write`]) and not yet
-/// unpinned; `dirty` has one page for each of them, and pages marked in it only if `access` is
-/// [`Access::Write`]. The pin is counted in the global counters ([`crate::stats::global`]): a
-/// `PinnedPages` is made only complete.
+/// The request is `[addr, addr + len)`, with `len = len_access & !WRITE` (`0 < len < WRITE`: the
+/// range is in user space), and `n` its page count ([`PinnedPages::page_count`]). `pages` has
+/// `n` entries, every page the request covers, each pinned once by this object with
+/// `FOLL_PIN | FOLL_LONGTERM` (and `FOLL_WRITE` iff `WRITE` is set in `len_access`) and not
+/// yet unpinned; the word after them is a `MemlockCharge::into_word()` of `n` pages, owned by
+/// this object. `dirty` is of `n` pages, marked only in a write pin. The pin is counted in the
+/// global counters ([`crate::stats::global`]): a `PinnedPages` is made only complete.
 pub struct PinnedPages {
-    // The fields with a drop of their own are `ManuallyDrop`: `Drop::drop` frees them, after the
-    // unpin, so that the drop glue a driver's crate instantiates is one call into rgup (see
-    // `Drop`).
-    pages: ManuallyDrop<PageArray>,
-    dirty: ManuallyDrop<DirtyPages>,
+    // No field has a drop of its own: `Drop::drop` frees them, after the unpin, so that the
+    // drop glue a driver's crate instantiates is one call into rgup (see `Drop`).
+    pages: FullPageArray,
     addr: usize,
-    len: usize,
-    access: Access,
-    // Returned by `Drop::drop` (of `pages.len()` pages).
-    charge: Option<MemlockCharge>,
+    len_access: usize,
+    dirty: DirtyPages,
 }
 
+/// The bit of [`PinnedPages`]'s `len_access` for a write pin (a user range's length never has
+/// it).
+const WRITE: usize = 1 << (usize::BITS - 1);
+
 // Every move of a `PinnedPages` (out of the `Result` of a pin, into a driver's structure) is a
-// copy, by `rep movsq` at `-Copt-level=s`: a translated block per word under TCG
-// (`Documentation/rgup/performance.rst`, fourth round). Keep it small.
-const _: () = assert!(size_of::<PinnedPages>() <= 72);
+// copy: by `rep movsq` at `-Copt-level=s` beyond four words, a translated block per word under
+// TCG, by four moves up to that (`Documentation/rgup/performance.rst`, fifth round). Keep it so.
+const _: () = assert!(size_of::<PinnedPages>() <= 4 * size_of::<usize>());
 
 // SAFETY: The pages are pinned by this object; unpinning them and copying them through `kmap`
 // may happen from any thread.
@@ -723,7 +757,7 @@ unsafe impl Sync for PinnedPages {}
 /// Each entry of `pages` is a page pinned once by this object and not yet unpinned; `charge`, if
 /// any, is of `pages.capacity()` pages, owned by this object.
 struct Pinning {
-    pages: PageArray,
+    pages: PageArray<1>,
     charge: Option<MemlockCharge>,
 }
 
@@ -732,8 +766,10 @@ impl Pinning {
         while self.pages.len() < span.count {
             cond_resched();
             let done = self.pages.len();
-            let want = (span.count - done).min(BATCH_PAGES);
-            let start = span.first + (done << PAGE_SHIFT);
+            // `done < span.count` (the loop's condition): it does not wrap.
+            let want = span.count.wrapping_sub(done).min(BATCH_PAGES);
+            // Below `span.end()`: it does not wrap.
+            let start = span.first.wrapping_add(done << PAGE_SHIFT);
             let buf = self.pages.spare_ptr();
             // SAFETY: `buf` has room for `want <= span.count - done` page pointers (the array's
             // capacity is `span.count`). (Its slow path takes the mmap lock: a caller holding it
@@ -751,6 +787,7 @@ impl Pinning {
         Ok(())
     }
 
+    /// Pins the rest of the range under `_guard`; there is a rest (`pages.len() < span.count`).
     #[inline]
     fn pin_locked(
         &mut self,
@@ -761,11 +798,14 @@ impl Pinning {
         gup_flags: u32,
     ) -> Result<(), PinError> {
         // One call for the rest of the range: `__get_user_pages()` reschedules between pages
-        // itself, and rgup's check and the pin share one mmap lock critical section.
-        while self.pages.len() < span.count {
+        // itself, and rgup's check and the pin share one mmap lock critical section. (Called
+        // with pages left to pin: the test is at the end of the loop.)
+        loop {
             let done = self.pages.len();
-            let want = span.count - done;
-            let start = span.first + (done << PAGE_SHIFT);
+            // `done < span.count` (on entry, and the loop's exit test): it does not wrap.
+            let want = span.count.wrapping_sub(done);
+            // Below `span.end()`: it does not wrap.
+            let start = span.first.wrapping_add(done << PAGE_SHIFT);
             let buf = self.pages.spare_ptr();
             // SAFETY: `buf` has room for `want` pages; `_guard` holds `mm`'s mmap read lock, as
             // both functions require (and `mm` is current's mm when `!remote`); `locked` is NULL,
@@ -796,13 +836,15 @@ impl Pinning {
             }
             // SAFETY: The kernel initialised and pinned the first `ret <= want` entries.
             unsafe { self.pages.inc_len(ret as usize) };
+            if self.pages.len() == span.count {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// The pinned pages and the charge, for the [`PinnedPages`] that owns them from now on.
     #[inline]
-    fn into_parts(self) -> (PageArray, Option<MemlockCharge>) {
+    fn into_parts(self) -> (PageArray<1>, Option<MemlockCharge>) {
         let this = ManuallyDrop::new(self);
         // SAFETY: `this` is not dropped: the array (and the pins in it) and the charge move out
         // once.
@@ -822,31 +864,38 @@ impl Drop for Pinning {
 }
 
 /// Unpins `pages` (`unpin_user_pages()`, or `unpin_user_pages_dirty_lock()` when `dirty`) in
-/// batches of [`BATCH_PAGES`], rescheduling between them.
+/// batches of [`BATCH_PAGES`], rescheduling between them. (Of no pages: one call that does
+/// nothing.)
 ///
 /// # Safety
 ///
 /// Each entry is a page pinned once by the caller, who does not use it after.
+///
+/// (A loop of its own rather than `chunks_mut().enumerate()`, whose counter and first-batch test
+/// are branches of their own in every unpin: one batch is a call and a test.)
 #[inline(always)]
 pub(crate) unsafe fn unpin_batches(pages: &mut [*mut bindings::page], dirty: bool) {
-    for (i, batch) in pages.chunks_mut(BATCH_PAGES).enumerate() {
-        if i > 0 {
-            cond_resched();
-        }
-        // SAFETY: Pinned once by the caller and not used after (safety requirements). (A clean
-        // batch goes straight to `unpin_user_pages()`, which `unpin_user_pages_dirty_lock(..,
-        // false)` would call.)
+    let mut batch = pages.as_mut_ptr();
+    let mut left = pages.len();
+    loop {
+        let n = left.min(BATCH_PAGES);
+        // SAFETY: `batch` is followed by `left >= n` of the pages, pinned once by the caller and
+        // not used after (safety requirements). (A clean batch goes straight to
+        // `unpin_user_pages()`, which `unpin_user_pages_dirty_lock(.., false)` would call.)
         unsafe {
             if dirty {
-                bindings::unpin_user_pages_dirty_lock(
-                    batch.as_mut_ptr(),
-                    batch.len() as c_ulong,
-                    true,
-                )
+                bindings::unpin_user_pages_dirty_lock(batch, n as c_ulong, true)
             } else {
-                bindings::unpin_user_pages(batch.as_mut_ptr(), batch.len() as c_ulong)
+                bindings::unpin_user_pages(batch, n as c_ulong)
             }
         };
+        left -= n;
+        if left == 0 {
+            break;
+        }
+        // SAFETY: `n` of the pages were before it: still within `pages`.
+        batch = unsafe { batch.add(n) };
+        cond_resched();
     }
 }
 
@@ -854,7 +903,7 @@ impl PinnedPages {
     /// Number of pages pinned.
     #[inline]
     pub fn page_count(&self) -> usize {
-        self.pages.len()
+        (self.offset() + self.len()).div_ceil(PAGE_SIZE)
     }
 
     /// The user address the request started at.
@@ -863,18 +912,24 @@ impl PinnedPages {
     }
 
     /// The length in bytes of the request.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        self.len_access & !WRITE
     }
 
     /// Never true: a pin covers at least one byte.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The access the pages were pinned for.
+    #[inline]
     pub fn access(&self) -> Access {
-        self.access
+        if self.len_access & WRITE != 0 {
+            Access::Write
+        } else {
+            Access::Read
+        }
     }
 
     /// The offset of the requested range in the first page.
@@ -883,16 +938,20 @@ impl PinnedPages {
     }
 
     /// The pinned pages, in order (for the DMA mappings of [`crate::dma`]).
+    #[inline]
     pub(crate) fn raw_pages(&self) -> &[*mut bindings::page] {
-        self.pages.as_slice()
+        // SAFETY: `pages` has `page_count()` entries (type invariants).
+        unsafe { self.pages.as_slice(self.page_count()) }
     }
 
     /// Pages charged to `RLIMIT_MEMLOCK` by this pin (0 with [`Accounting::None`]).
     pub fn charged_pages(&self) -> usize {
-        if self.charge.is_some() {
-            self.page_count()
-        } else {
+        let n = self.page_count();
+        // SAFETY: `pages` has `n` entries, then the charge's word (type invariants).
+        if unsafe { self.pages.word(n) }.is_null() {
             0
+        } else {
+            n
         }
     }
 
@@ -901,7 +960,7 @@ impl PinnedPages {
     /// The page is read-only even in a write pin: writing through the pin needs it exclusively
     /// ([`PinnedPages::page_mut`]).
     pub fn page(&self, i: usize) -> Option<UserPage<'_>> {
-        let ptr = NonNull::new(*self.pages.as_slice().get(i)?)?;
+        let ptr = NonNull::new(*self.raw_pages().get(i)?)?;
         // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
         // returned borrow cannot outlive; it is not writable.
         Some(unsafe { UserPage::from_raw(ptr, false) })
@@ -916,12 +975,13 @@ impl PinnedPages {
     /// and the pin is borrowed exclusively, so that rgup's own copies into one pin never race
     /// with each other. `None` for a read-only pin or past the range.
     pub fn page_mut(&mut self, i: usize) -> Option<UserPage<'_>> {
-        if self.access != Access::Write {
+        if self.access() != Access::Write {
             return None;
         }
-        let ptr = NonNull::new(*self.pages.as_slice().get(i)?)?;
+        let ptr = NonNull::new(*self.raw_pages().get(i)?)?;
         // INVARIANT: The page of a write pin is marked dirty.
-        self.dirty.mark(i, i);
+        // SAFETY: `dirty` is of `page_count()` pages (type invariants).
+        unsafe { self.dirty.mark(self.page_count(), i, i) };
         // SAFETY: By the type invariants the page is pinned for as long as `self`, which the
         // returned borrow cannot outlive, with `FOLL_WRITE` (the pin is `Access::Write`):
         // copy-on-write was broken, the process may write it.
@@ -933,7 +993,7 @@ impl PinnedPages {
     /// This is what a device's scatter list needs: one entry per run.
     pub fn contiguous_runs(&self) -> ContiguousRuns<'_> {
         ContiguousRuns {
-            pages: self.pages.as_slice(),
+            pages: self.raw_pages(),
             next: 0,
         }
     }
@@ -942,7 +1002,7 @@ impl PinnedPages {
     pub fn folio_count(&self) -> usize {
         let mut count = 0;
         let mut last = core::ptr::null_mut();
-        for &page in self.pages.as_slice() {
+        for &page in self.raw_pages() {
             // SAFETY: `page` is pinned (type invariants).
             let folio = unsafe { helpers::rgup_helper_page_folio(page) };
             if folio != last {
@@ -958,7 +1018,7 @@ impl PinnedPages {
     /// Fails with `EPERM` for a read-only pin. May be called while the pages are mapped for DMA,
     /// and in any context (it neither sleeps nor allocates).
     pub fn mark_dirty(&self) -> Result {
-        self.mark_dirty_range(0, self.len)
+        self.mark_dirty_range(0, self.len())
     }
 
     /// Marks the pages covering `[offset, offset + len)` of the range dirty.
@@ -968,12 +1028,13 @@ impl PinnedPages {
     /// more than 64 pages allocates its bitmap (`GFP_NOWAIT`); if that fails, the whole pin is
     /// marked dirty instead, which dirties more pages than the device wrote, never fewer.
     pub fn mark_dirty_range(&self, offset: usize, len: usize) -> Result {
-        if self.access != Access::Write {
+        if self.access() != Access::Write {
             return Err(EPERM);
         }
         let (first, last) = self.page_indices(offset, len)?;
         // INVARIANT: The pages of a write pin are marked dirty.
-        self.dirty.mark(first, last);
+        // SAFETY: `dirty` is of `page_count()` pages (type invariants).
+        unsafe { self.dirty.mark(self.page_count(), first, last) };
         Ok(())
     }
 
@@ -1009,18 +1070,18 @@ impl PinnedPages {
         match dir {
             // `None` is refused by `DmaMapping::new`, for every mapping.
             DataDirection::ToDevice | DataDirection::None => {}
-            _ if self.access != Access::Write => return Err(EPERM),
+            _ if self.access() != Access::Write => return Err(EPERM),
             _ => {}
         }
         // SAFETY: By the type invariants the pages are pinned for as long as `self`, which the
         // mapping borrows.
-        unsafe { DmaMapping::new(self.pages.as_slice(), self.offset(), self.len, dev, dir) }
+        unsafe { DmaMapping::new(self.raw_pages(), self.offset(), self.len(), dev, dir) }
     }
 
     /// The page indices covering `[offset, offset + len)` of the requested range.
     fn page_indices(&self, offset: usize, len: usize) -> Result<(usize, usize)> {
         let end = offset.checked_add(len).ok_or(EINVAL)?;
-        if len == 0 || end > self.len {
+        if len == 0 || end > self.len() {
             return Err(EINVAL);
         }
         let first = (self.offset() + offset) >> PAGE_SHIFT;
@@ -1108,8 +1169,9 @@ impl Drop for PinnedPages {
         // `unpin_user_pages_dirty_lock()` takes folio locks: say so even for a pin of clean pages.
         might_sleep();
         let n = self.page_count();
-        let pages = self.pages.as_mut_slice();
-        match self.dirty.get() {
+        // SAFETY: `pages` has `n` entries, `dirty` is of `n` pages (type invariants).
+        let (pages, dirty) = unsafe { (self.pages.as_mut_slice(n), self.dirty.get(n)) };
+        match dirty {
             // Nothing marked dirty (a read pin, or a write pin the device did not write), or
             // everything: the same unpin for every page, batch by batch, without a walk of bits.
             // SAFETY: By the type invariants the pages are pinned by us, once; they are not used
@@ -1138,14 +1200,17 @@ impl Drop for PinnedPages {
                 }
             }
         }
-        stats::GLOBAL.unpinned(n, self.charged_pages());
-        // SAFETY: Each field is dropped or returned once, here, and not used after: the pages
-        // are unpinned, so the array and the dirty bits go, then the charge of the `n` pages
+        // SAFETY: The word after the `n` pages is the charge of `n` pages, owned by us (type
+        // invariants); it is returned below, once.
+        let charge = unsafe { MemlockCharge::from_word(self.pages.word(n)) };
+        stats::GLOBAL.unpinned(n, if charge.is_some() { n } else { 0 });
+        // SAFETY: Each part is freed or returned once, here, and not used after: the pages are
+        // unpinned, so the array and the dirty bits go, then the charge of the `n` pages
         // (unpinned first, then uncharged).
         unsafe {
-            ManuallyDrop::drop(&mut self.pages);
-            ManuallyDrop::drop(&mut self.dirty);
-            if let Some(charge) = &self.charge {
+            self.pages.free();
+            self.dirty.free(n);
+            if let Some(charge) = &charge {
                 charge.uncharge(n);
             }
         }
