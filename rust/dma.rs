@@ -156,7 +156,7 @@ unsafe fn read_dma_list(
 /// `dma_get_seg_boundary()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SegmentLimits {
-    /// Most bytes in one segment (at least 1).
+    /// Most bytes in one segment (0 counts as 1).
     pub max_size: usize,
     /// No segment may cross an address aligned to `boundary_mask + 1`; `u64::MAX` for none.
     pub boundary_mask: u64,
@@ -165,14 +165,18 @@ pub struct SegmentLimits {
 impl SegmentLimits {
     /// The bytes of `[addr, addr + len)` that fit in the first segment: at most `max_size`, and
     /// not across a boundary.
-    #[inline]
+    ///
+    /// Without a branch: it runs for every segment of every list.
+    #[inline(always)]
     fn first_piece(self, addr: u64, len: usize) -> usize {
-        // Bytes to the next boundary (the whole rest of the address space for no boundary).
-        let to_boundary = (addr | self.boundary_mask)
-            .checked_add(1)
-            .map_or(u64::MAX, |b| b - addr);
-        len.min(self.max_size)
-            .min(usize::try_from(to_boundary).unwrap_or(usize::MAX))
+        // Bytes to the next boundary, less one (`addr | boundary_mask >= addr`: it does not wrap);
+        // at least the whole rest of the address space for no boundary.
+        let to_boundary = (addr | self.boundary_mask).wrapping_sub(addr);
+        let to_boundary = usize::try_from(to_boundary)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        // A `max_size` of 0 (the fields are public) counts as 1: every piece has a byte.
+        len.min(self.max_size.max(1)).min(to_boundary)
     }
 
     /// The limits of `dev`.
@@ -229,21 +233,30 @@ fn push_merged(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits) -> 
     if left == 0 {
         return Ok(());
     }
-    if let Some(last) = out.last() {
-        if last.kind == kind && last.addr.checked_add(last.len as u64) == Some(addr) {
+    let count = out.len();
+    if count > 0 {
+        let last = out[count - 1];
+        // Merged if of the same kind, contiguous, and of a length that fits (segments a driver
+        // pushes may be of any length).
+        let (end, end_wraps) = last.addr.overflowing_add(last.len as u64);
+        let (union, union_wraps) = left.overflowing_add(last.len);
+        if last.kind == kind && end == addr && !end_wraps && !union_wraps {
             // Take the last one back and re-split the union.
             addr = last.addr;
-            left += last.len;
-            out.pop();
+            left = union;
+            out.truncate(count - 1);
         }
     }
-    while left > 0 {
+    loop {
         let n = limits.first_piece(addr, left);
         push_one(out, Segment::new(addr, n, kind))?;
-        addr = addr.wrapping_add(n as u64); // wraps only after the last piece
-        left -= n;
+        // `n <= left`; `addr` wraps only after the last piece.
+        left = left.wrapping_sub(n);
+        if left == 0 {
+            return Ok(());
+        }
+        addr = addr.wrapping_add(n as u64);
     }
-    Ok(())
 }
 
 /// Appends `seg` to `out`. Lists are reserved to their entry count: growing is the exception,

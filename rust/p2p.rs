@@ -566,6 +566,30 @@ mod tests {
         assert!(push_all(&[(0x1000, 0, BusAddr)], NO_LIMITS).is_empty());
     }
 
+    /// What a driver may push: lengths whose union does not fit, a limit of 0 bytes. Each was a
+    /// kernel panic (an overflow check) or an endless loop before.
+    #[test]
+    fn adversarial_segments_neither_panic_nor_hang() {
+        let half = 1usize << (usize::BITS - 1);
+        let out = push_all(
+            &[(0, half, BusAddr), (half as u64, half, BusAddr)],
+            NO_LIMITS,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out.iter().map(|s| s.dma_len() as u128).sum::<u128>(),
+            1u128 << usize::BITS
+        );
+        let zero = SegmentLimits {
+            max_size: 0,
+            boundary_mask: u64::MAX,
+        };
+        // Taken as 1: a byte per segment.
+        let out = push_all(&[(0x1000, 3, HostMapped)], zero);
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|s| s.dma_len() == 1));
+    }
+
     #[test]
     fn errors_map_to_errnos() {
         assert_eq!(Error::from(P2pError::Unreachable), EREMOTEIO);
