@@ -18,6 +18,10 @@ use core::{
     },
 };
 use kernel::{
+    alloc::{
+        Allocator,
+        Vec, //
+    },
     bindings,
     device::{
         Bound,
@@ -217,13 +221,25 @@ impl SegmentLimits {
 /// assert_eq!((out[1].dma_address(), out[1].dma_len()), (0x10000, 0x3000));
 /// assert_eq!((out[2].dma_address(), out[2].dma_len()), (0x13000, 0x2000));
 /// ```
-pub fn push_segment(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits) -> Result {
+///
+/// Any list type: a [`KVec`], or a [`KVVec`] for lists that may grow past what `kmalloc()` gives
+/// (rgup's own lists are `KVVec`s: a discontiguous pin of 700 MiB mapped without an IOMMU has more
+/// than 4 MiB of segments).
+pub fn push_segment<A: Allocator>(
+    out: &mut Vec<Segment, A>,
+    seg: Segment,
+    limits: SegmentLimits,
+) -> Result {
     push_merged(out, seg, limits)
 }
 
 /// [`push_segment`], in line: what rgup's own lists are built with, once per segment.
 #[inline(always)]
-fn push_merged(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits) -> Result {
+fn push_merged<A: Allocator>(
+    out: &mut Vec<Segment, A>,
+    seg: Segment,
+    limits: SegmentLimits,
+) -> Result {
     let Segment {
         mut addr,
         len,
@@ -263,7 +279,7 @@ fn push_merged(out: &mut KVec<Segment>, seg: Segment, limits: SegmentLimits) -> 
 /// not a call per segment (`KVec::push` calls out to `reserve` every time, and
 /// `KVec::push_within_capacity`, a generic of the kernel crate, stayed a call too).
 #[inline(always)]
-fn push_one(out: &mut KVec<Segment>, seg: Segment) -> Result {
+fn push_one<A: Allocator>(out: &mut Vec<Segment, A>, seg: Segment) -> Result {
     let len = out.len();
     if len < out.capacity() {
         // SAFETY: There is room for one more entry after the `len` initialised ones; it is
@@ -348,7 +364,9 @@ pub fn best_page_size(segments: &[Segment], supported: u64, va: u64) -> u64 {
 /// pages an IOMMU maps contiguously), is kept without an allocation.
 enum MappedSegments {
     One([Segment; 1]),
-    Many(KVec<Segment>),
+    // `KVVec`: a list may be larger than `kmalloc()` can give (`KMALLOC_MAX_SIZE`, 4 MiB on
+    // x86-64: where `kmalloc()` fails, with a warning, `kvmalloc()` falls back to `vmalloc()`).
+    Many(KVVec<Segment>),
 }
 
 impl MappedSegments {
@@ -392,7 +410,7 @@ impl MappedSegments {
         nents: usize,
         limits: SegmentLimits,
     ) -> Result<Self> {
-        let mut list = KVec::with_capacity(nents, GFP_KERNEL_ACCOUNT)?;
+        let mut list = KVVec::with_capacity(nents, GFP_KERNEL_ACCOUNT)?;
         // SAFETY: As above.
         unsafe { read_dma_list(sgt, |seg| push_merged(&mut list, seg, limits)) }?;
         Ok(Self::Many(list))
@@ -498,7 +516,7 @@ impl<'a> DmaMapping<'a> {
             sgt,
             dev,
             dir,
-            segments: ManuallyDrop::new(MappedSegments::Many(KVec::new())),
+            segments: ManuallyDrop::new(MappedSegments::Many(KVVec::new())),
             _pages: PhantomData,
         };
         // SAFETY: The table is mapped (above) until `mapping` is dropped. (The empty list it
@@ -616,6 +634,42 @@ mod tests {
         );
         pinned.mark_dirty()?;
         drop(mapping);
+        Ok(())
+    }
+
+    /// A DMA list of more than `KMALLOC_MAX_SIZE` (4 MiB on x86-64) of segments: a
+    /// discontiguous pin of 700 MiB mapped without an IOMMU. Kept in a `KVec`, its allocation
+    /// failed, with a page allocator warning (order above `MAX_PAGE_ORDER`); a `KVVec` falls back
+    /// to `vmalloc()`. The pages are one page repeated: no two are contiguous, so every one is a
+    /// segment of its own.
+    #[test]
+    fn a_list_larger_than_kmalloc_gives() -> Result {
+        let entries = (4 << 20) / size_of::<Segment>() + 4096;
+        let page = kernel::page::Page::alloc_page(GFP_KERNEL)?;
+        let pages = KVVec::from_elem(page.as_ptr(), entries, GFP_KERNEL)?;
+        let device = DmaDevice::new()?;
+        // SAFETY: Not pinned, but allocated above and freed after the mapping: the page stays
+        // valid for as long as the mapping, which is what a pin guarantees it.
+        let mapping = unsafe {
+            DmaMapping::new(
+                &pages,
+                0,
+                entries * PAGE_SIZE,
+                device.dev(),
+                DataDirection::ToDevice,
+            )
+        };
+        let counted = match &mapping {
+            Ok(mapping) => Ok(mapping.segment_count()),
+            Err(e) => Err(*e),
+        };
+        // Everything freed before the assert: a failed KUnit assertion ends the case without
+        // running destructors.
+        drop(mapping);
+        drop(device);
+        drop(pages);
+        drop(page);
+        assert_eq!(counted, Ok(entries));
         Ok(())
     }
 

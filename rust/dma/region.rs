@@ -118,7 +118,8 @@ struct Mapped<Q: Quiesce> {
     dev: ARef<Device>,
     dir: DataDirection,
     backend: Backend,
-    segments: KVec<Segment>,
+    // `KVVec`: see `crate::dma::MappedSegments`.
+    segments: KVVec<Segment>,
     /// `None` only while the mapping is being made, before any device saw it.
     quiesce: Option<Q>,
 }
@@ -372,7 +373,7 @@ fn map_iova<Q: Quiesce>(
         };
         return Err(e);
     }
-    let mut segments = KVec::new();
+    let mut segments = KVVec::new();
     push_segment(
         &mut segments,
         Segment::new(state.addr, len, SegmentKind::HostMapped),
@@ -424,7 +425,7 @@ fn map_table<Q: Quiesce>(
         dev: dev.into(),
         dir,
         backend: Backend::Table(sgt),
-        segments: KVec::new(),
+        segments: KVVec::new(),
         quiesce: None,
     };
     if let Backend::Table(sgt) = &mapped.backend {
