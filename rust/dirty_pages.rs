@@ -4,8 +4,9 @@
 //!
 //! One bit per page, kept without an allocation until it is needed, in one word: the bits of a
 //! pin of up to `BITS_PER_LONG` pages are that word, and a larger pin keeps there the pointer to
-//! its bitmap, allocated the first time a driver marks part of it (or a tag for "every page"). Most pins are never marked (the device only read),
-//! or marked whole ([`PinnedPages::mark_dirty`](crate::pin::PinnedPages::mark_dirty)), and then
+//! its bitmap, allocated the first time a driver marks part of it (or a tag for "every page").
+//! Most pins are never marked (the device only read), or marked whole
+//! ([`PinnedPages::mark_dirty`](crate::pin::PinnedPages::mark_dirty)), and then
 //! allocate nothing; a pin used to allocate its bitmap, and free it, whether or not anything was
 //! ever marked (`Documentation/rgup/performance.rst`).
 //!

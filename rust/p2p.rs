@@ -264,8 +264,8 @@ unsafe impl Sync for Backing {}
 /// # Invariants
 ///
 /// `mapping` maps exactly the pages of `backing` (from `offset` in the first, `len` bytes) for
-/// the client, in its direction (its segments merged and split by [`crate::dma::push_segment`] with the
-/// client's limits). `mapping` is dropped before `backing`.
+/// the client, in its direction (its segments merged and split by [`crate::dma::push_segment`]
+/// with the client's limits). `mapping` is dropped before `backing`.
 pub struct DmaOnlySgt<'a> {
     mapping: ManuallyDrop<DmaMapping<'a>>,
     backing: ManuallyDrop<Backing>,

@@ -705,9 +705,9 @@ unsafe impl Sync for MemlockCharge {}
 /// The pages of a user range, pinned long-term.
 ///
 /// Dropping it unpins every page: the pages marked dirty ([`PinnedPages::mark_dirty`],
-/// [`PinnedPages::page_mut`], [`PinnedPages::write_from_user`]) with `unpin_user_pages_dirty_lock()` so that the data the
-/// device wrote reaches the page cache or swap, the others with plain unpins; then the charge is
-/// returned to the mm that was charged.
+/// [`PinnedPages::page_mut`], [`PinnedPages::write_from_user`]) with
+/// `unpin_user_pages_dirty_lock()` so that the data the device wrote reaches the page cache or
+/// swap, the others with plain unpins; then the charge is returned to the mm that was charged.
 ///
 /// Dropping it may sleep: unpinning pages marked dirty takes their folio locks, and the unpin
 /// yields the CPU every 512 pages. Although a [`PinnedPages`] is [`Send`], drop it only where
