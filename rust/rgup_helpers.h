@@ -160,17 +160,22 @@ struct scatterlist;
 unsigned int rgup_helper_dma_seg_limits(struct device *dev,
 					unsigned long *boundary);
 
-/* One entry of the DMA list of a mapped scatterlist. */
+/*
+ * One entry of the DMA list of a mapped scatterlist, laid out as rgup's
+ * Segment (rust/dma.rs asserts it): the helper below writes the entries of a
+ * list in place.
+ */
 struct rgup_dma_seg {
 	dma_addr_t addr;		/* sg_dma_address() */
-	unsigned int len;		/* sg_dma_len() */
+	unsigned long len;		/* sg_dma_len() */
 	bool bus;			/* sg_dma_is_bus_address() */
 };
 
 /*
  * Reads up to n entries of the DMA list of a mapped scatterlist, from *sg on,
- * into out[] and moves *sg past them (sg_next()): one call per batch, not four
- * per entry. Returns how many were read: n, or fewer at the end of the chain.
+ * into out[] and moves *sg past them (sg_next()): one call per list (or
+ * batch), not four per entry. Returns how many were read: n, or fewer at the
+ * end of the chain.
  */
 unsigned int rgup_helper_sg_dma_read(struct scatterlist **sg, unsigned int n,
 				     struct rgup_dma_seg *out);

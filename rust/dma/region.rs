@@ -433,9 +433,7 @@ fn map_table<Q: Quiesce>(
         // Merged where the IOMMU left contiguous entries, split where a physically contiguous
         // entry crosses the device's boundary; the mapping is undone by `mapped`'s drop on error.
         // SAFETY: The table is mapped (above) until `mapped` is dropped.
-        unsafe {
-            super::read_dma_list(sgt.get(), |seg| super::push_merged(segments, seg, limits))
-        }?;
+        unsafe { super::read_mapped_list(sgt.get(), segments, limits) }?;
     }
     Ok(mapped)
 }

@@ -81,8 +81,10 @@ s64 rgup_bench_p2p_c(struct device *dev, unsigned long addr, unsigned long len,
  * DmaOnlySgt::from_user() and its drop make where the C inlines
  * (Documentation/rgup/performance.rst, "Issue 15, third round"): rgup's
  * helpers for TASK_SIZE_MAX, the page array, the count of peer pages, the
- * device's segment limits, the DMA list (32 entries per call) and the global
- * counters (p2p_lists and p2p_segments up, then down: net zero).
+ * device's segment limits, the DMA list and the global counters (p2p_lists
+ * and p2p_segments up, then down: net zero). rgup reads the DMA list by one
+ * call, into the list it keeps; the floor keeps no list and reads it in
+ * batches of 32 entries on the stack (a call more per 32 entries).
  */
 s64 rgup_bench_p2p_c_floor(struct device *dev, unsigned long addr, unsigned long len,
 			   unsigned int iters, unsigned int *nents)
