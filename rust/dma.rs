@@ -35,6 +35,13 @@ use kernel::{
     prelude::*, //
 };
 
+/// Whether `dev` has a DMA mask: the DMA API `WARN`s and maps nothing for a device without one
+/// (one whose bus or driver never set it up for DMA, such as a faux device).
+pub(crate) fn has_dma_mask(dev: &Device<Bound>) -> bool {
+    // SAFETY: `dev` is a valid device; its `dma_mask` pointer is set up before it is bound.
+    !unsafe { (*raw_device(dev)).dma_mask }.is_null()
+}
+
 /// The raw `struct device` of `dev`.
 pub(crate) fn raw_device<Ctx: kernel::device::DeviceContext>(
     dev: &Device<Ctx>,
@@ -212,6 +219,18 @@ impl SegmentLimits {
             .saturating_add(1);
         // A `max_size` of 0 (the fields are public) counts as 1: every piece has a byte.
         self.max_size.max(1).min(to_boundary)
+    }
+
+    /// The most bytes in one entry of a table built for the device by
+    /// `sg_alloc_table_from_pages_segment()`: its `max_size`, but never less than a page. The
+    /// kernel takes whole pages per entry and `WARN`s (and fails with `EINVAL`) below one; a
+    /// device that takes less than a page per segment gets entries of a page, which reading the
+    /// DMA list splits to its limits like any other.
+    #[inline(always)]
+    fn table_entry_max(self) -> u32 {
+        u32::try_from(self.max_size)
+            .unwrap_or(u32::MAX)
+            .max(kernel::page::PAGE_SIZE as u32)
     }
 
     /// The bytes of `[addr, addr + len)` that fit in the first segment.
@@ -505,8 +524,10 @@ unsafe impl Sync for DmaMapping<'_> {}
 impl<'a> DmaMapping<'a> {
     /// Maps `pages` (`size` bytes starting `offset` bytes into the first page) for `dev`.
     ///
-    /// Every mapping of rgup is made here, and this is where [`DataDirection::None`] is refused
-    /// (`EINVAL`): `dma_map_sgtable()` would hit `BUG_ON(!valid_dma_direction(dir))`.
+    /// Every mapping of rgup through a table is made here, and this is where
+    /// [`DataDirection::None`] is refused (`EINVAL`): `dma_map_sgtable()` would hit
+    /// `BUG_ON(!valid_dma_direction(dir))`. So is a device without a DMA mask (`EINVAL`), for
+    /// which it would `WARN` and map nothing.
     ///
     /// # Safety
     ///
@@ -521,7 +542,7 @@ impl<'a> DmaMapping<'a> {
         dev: &'a Device<Bound>,
         dir: DataDirection,
     ) -> Result<Self> {
-        if pages.is_empty() || dir == DataDirection::None {
+        if pages.is_empty() || dir == DataDirection::None || !has_dma_mask(dev) {
             return Err(EINVAL);
         }
         // SAFETY: `sg_table` is pointers and integers: all zeroes is the empty table (what
@@ -535,9 +556,8 @@ impl<'a> DmaMapping<'a> {
         // a boundary only where the pages are physically contiguous across it, which
         // [`push_segment`] splits when the list is read.
         let limits = SegmentLimits::of(dev);
-        let max_segment = u32::try_from(limits.max_size).unwrap_or(u32::MAX);
         // SAFETY: `sgt` is a zeroed `sg_table`; `pages` holds `pages.len()` valid pages;
-        // `sg_alloc_table_from_pages_segment` only reads the array.
+        // `sg_alloc_table_from_pages_segment` only reads the array. Entries of a page at least.
         let ret = unsafe {
             bindings::sg_alloc_table_from_pages_segment(
                 &mut sgt,
@@ -545,7 +565,7 @@ impl<'a> DmaMapping<'a> {
                 u32::try_from(pages.len())?,
                 u32::try_from(offset)?,
                 size as c_ulong,
-                max_segment,
+                limits.table_entry_max(),
                 bindings::GFP_KERNEL_ACCOUNT,
             )
         };
@@ -721,6 +741,70 @@ mod tests {
         drop(pages);
         drop(page);
         assert_eq!(counted, Ok(entries));
+        Ok(())
+    }
+
+    /// A region's device that needs nothing to stop.
+    struct Idle;
+
+    impl Quiesce for Idle {
+        fn quiesce(&self, _: &[Segment]) {}
+    }
+
+    /// A device without a DMA mask: `dma_map_sgtable()` `WARN`s for it and maps nothing (before,
+    /// `dma_map()` and `DmaOnlySgt` returned an empty mapping after that warning).
+    #[test]
+    fn a_device_without_a_dma_mask_is_einval() -> Result {
+        let addr = user_buffer(PAGE_SIZE)?;
+        let pinned = PinRequest::new(addr, PAGE_SIZE, Access::Write).pin()?;
+        let device = DmaDevice::without_mask()?;
+        let dev = device.dev();
+        let dir = DataDirection::Bidirectional;
+        let mapped = pinned.dma_map(dev, dir).map(|m| m.segment_count());
+        let listed = crate::p2p::DmaOnlySgt::from_user(dev, addr, PAGE_SIZE, dir)
+            .map(|l| l.segments().len())
+            .map_err(Error::from);
+        let region = pinned.into_dma_region(dev, dir, Idle).map(|_| ());
+        drop(device);
+        assert_eq!(mapped, Err(EINVAL));
+        assert_eq!(listed, Err(EINVAL));
+        assert_eq!(region, Err(EINVAL));
+        Ok(())
+    }
+
+    /// A device that takes less than a page per segment, with a boundary every 2 KiB:
+    /// `sg_alloc_table_from_pages_segment()` `WARN`s for a maximum below a page (and fails with
+    /// `EINVAL`), so the table is built of pages and the DMA list split to the device's limits,
+    /// for each kind of mapping.
+    #[test]
+    fn segments_smaller_than_a_page() -> Result {
+        const MAX: usize = 1536;
+        const BOUNDARY: u64 = 0x7ff;
+        let len = 2 * PAGE_SIZE;
+        let addr = user_buffer(3 * PAGE_SIZE)? + 100;
+        let device = DmaDevice::with_limits(MAX as u32, BOUNDARY)?;
+        let dev = device.dev();
+        let dir = DataDirection::Bidirectional;
+        // Each list: its total and whether every segment keeps to the limits.
+        let check = |segs: &[Segment]| {
+            let within = segs.iter().all(|s| {
+                let last = s.dma_address() + s.dma_len() as u64 - 1;
+                s.dma_len() <= MAX && s.dma_address() & !BOUNDARY == last & !BOUNDARY
+            });
+            (segs.iter().map(|s| s.dma_len()).sum::<usize>(), within)
+        };
+        let pinned = PinRequest::new(addr, len, Access::Write).pin()?;
+        let mapped = pinned.dma_map(dev, dir).map(|m| check(m.segments()));
+        let listed = crate::p2p::DmaOnlySgt::from_user(dev, addr, len, dir)
+            .map(|l| check(l.segments()))
+            .map_err(Error::from);
+        let region = pinned
+            .into_dma_region(dev, dir, Idle)
+            .and_then(|r| Ok(check(&r.segments()?)));
+        drop(device);
+        assert_eq!(mapped, Ok((len, true)));
+        assert_eq!(listed, Ok((len, true)));
+        assert_eq!(region, Ok((len, true)));
         Ok(())
     }
 

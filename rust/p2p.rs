@@ -278,7 +278,8 @@ impl<'a> DmaOnlySgt<'a> {
     /// The range may be backed by PCI peer memory (an `mmap()` of `p2pmem/allocate`), system
     /// RAM, or both. The pages are pinned short-term with `FOLL_PCI_P2PDMA` (and `FOLL_WRITE`
     /// when the device may write), the providers' reachability is checked, then the pages
-    /// are mapped with `dma_map_sgtable()`. [`DataDirection::None`] is `EINVAL`.
+    /// are mapped with `dma_map_sgtable()`. [`DataDirection::None`] and a device without a DMA
+    /// mask are `EINVAL`.
     ///
     /// Sleeps, and may take the mmap read lock of the current mm: calling it with that lock
     /// held deadlocks.

@@ -1043,8 +1043,9 @@ impl PinnedPages {
     /// The mapping borrows the pages and the bound device: it is unmapped before the pages can
     /// be unpinned and before the driver's bound scope ends. A read-only pin may only be mapped
     /// [`DataDirection::ToDevice`] (`EPERM` otherwise: the device would write into pages the
-    /// kernel pinned for reading, which may be shared copy-on-write); [`DataDirection::None`] is
-    /// `EINVAL`. Pages the device writes must be marked dirty ([`PinnedPages::mark_dirty`]).
+    /// kernel pinned for reading, which may be shared copy-on-write); [`DataDirection::None`] and
+    /// a device without a DMA mask are `EINVAL`. Pages the device writes must be marked dirty
+    /// ([`PinnedPages::mark_dirty`]).
     ///
     /// ```
     /// use kernel::{dma::DataDirection, page::PAGE_SIZE};

@@ -59,12 +59,16 @@ pub fn detach_mm() -> Result<ARef<MmWithUser>> {
 }
 
 /// A bound faux device with a 64-bit DMA mask: something to map pages for.
-pub struct DmaDevice(faux::Registration);
+pub struct DmaDevice {
+    reg: faux::Registration,
+    // The device's `dma_parms` while it has segment limits of its own (`with_limits`).
+    parms: Option<KBox<bindings::device_dma_parameters>>,
+}
 
 impl DmaDevice {
     /// Registers the device.
     pub fn new() -> Result<Self> {
-        let this = Self(faux::Registration::new(c"rgup-kunit-dma", None)?);
+        let this = Self::without_mask()?;
         // SAFETY: The device is valid and has no DMA mask of its own.
         to_result(unsafe {
             helpers::rgup_helper_dma_coerce_mask_and_coherent(
@@ -75,8 +79,47 @@ impl DmaDevice {
         Ok(this)
     }
 
+    /// Registers a device without a DMA mask, which the DMA API refuses (with a `WARN`).
+    pub fn without_mask() -> Result<Self> {
+        Ok(Self {
+            reg: faux::Registration::new(c"rgup-kunit-dma", None)?,
+            parms: None,
+        })
+    }
+
+    /// Registers a device whose DMA engine takes at most `max_size` bytes per segment and no
+    /// segment across a multiple of `boundary_mask + 1` (`dma_set_max_seg_size()`,
+    /// `dma_set_seg_boundary()`).
+    pub fn with_limits(max_size: u32, boundary_mask: u64) -> Result<Self> {
+        let mut this = Self::new()?;
+        let parms = KBox::new(
+            bindings::device_dma_parameters {
+                max_segment_size: max_size,
+                segment_boundary_mask: boundary_mask as c_ulong,
+                ..Default::default()
+            },
+            GFP_KERNEL,
+        )?;
+        let raw = crate::dma::raw_device(this.dev());
+        // SAFETY: The device is valid and only this test uses it; the parameters stay
+        // allocated until the drop takes them back from the device.
+        unsafe { (*raw).dma_parms = core::ptr::from_ref(&*parms).cast_mut() };
+        this.parms = Some(parms);
+        Ok(this)
+    }
+
     /// The bound device.
     pub fn dev(&self) -> &Device<Bound> {
-        self.0.as_ref().as_ref()
+        self.reg.as_ref().as_ref()
+    }
+}
+
+impl Drop for DmaDevice {
+    fn drop(&mut self) {
+        if self.parms.is_some() {
+            // SAFETY: The device is valid; it forgets the parameters before they are freed (the
+            // fields are dropped after this).
+            unsafe { (*crate::dma::raw_device(self.dev())).dma_parms = core::ptr::null_mut() };
+        }
     }
 }

@@ -289,9 +289,7 @@ impl PinnedPages {
             _ if self.access() != Access::Write => return Err(EPERM),
             _ => {}
         }
-        let raw = raw_device(dev);
-        // SAFETY: `raw` is a valid device.
-        if unsafe { (*raw).dma_mask.is_null() } {
+        if !super::has_dma_mask(dev) {
             // The DMA API would WARN and map nothing.
             return Err(EINVAL);
         }
@@ -401,7 +399,7 @@ fn map_table<Q: Quiesce>(
     let pages = pinned.raw_pages();
     // SAFETY: `sgt` is a zeroed `sg_table`; `pages` holds `pages.len()` pinned pages, which
     // `sg_alloc_table_from_pages_segment()` only reads; entries are at most the device's
-    // maximum segment size.
+    // maximum segment size, and a page at least.
     to_result(unsafe {
         bindings::sg_alloc_table_from_pages_segment(
             sgt.get(),
@@ -409,7 +407,7 @@ fn map_table<Q: Quiesce>(
             u32::try_from(pages.len())?,
             u32::try_from(pinned.offset())?,
             pinned.len() as c_ulong,
-            u32::try_from(limits.max_size).unwrap_or(u32::MAX),
+            limits.table_entry_max(),
             bindings::GFP_KERNEL_ACCOUNT,
         )
     })?;
