@@ -1,50 +1,85 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# `make bench-count`: what a 4 KiB pin + unpin (RGUP_BENCH_PIN) and a one-page
-# P2P map + unmap (RGUP_BENCH_P2P) execute in the guest kernel, by symbol, for
-# rgup, the C through rgup's out-of-line calls (the floor) and the C: the
-# instructions and the translated blocks of QEMU's TCG, counted by a TCG plugin
-# (qemu_tbcount.c) between two markers of rgup_count_bench. One boot per
-# implementation, with 1 vCPU so that the counts are exact. Unlike times, the
-# counts do not change with the host's load: they show call by call what rgup
-# executes beyond the floor (Documentation/rgup/performance.rst).
+# `make bench-count`: what the guest kernel executes, by symbol, for rgup,
+# the C through rgup's out-of-line calls (the floor) and the C:
 #
-#   count-bench.sh [OPS]    OPS operations per implementation (default 100000)
+#   pin.txt         a 4 KiB pin + unpin (RGUP_BENCH_PIN: 0 rgup, 6 floor, 1 C)
+#   p2p.txt         a one-page P2P map + unmap (RGUP_BENCH_P2P: 0, 3, 1)
+#   p2p-64.txt      the same of 64 pages
+#   mirror.txt      a mirror fault-in of 8 MiB of 4 KiB pages (rgup's
+#                   /dev/rgup_dmirror0, test_hmm's /dev/hmm_dmirror0)
+#   mirror-thp.txt  the same of THPs
 #
-# Writes $RGUP_LOGS/count-<time>/{pin,p2p}.txt (tbcount.py's tables).
+# the instructions and the translated blocks of QEMU's TCG, counted by a TCG
+# plugin (qemu_tbcount.c) between the markers rgup_count_bench executes
+# around each implementation's operations. One boot, with 1 vCPU so that the
+# counts are exact, all implementations in it: a multi-page case maps the
+# same physical pages for each. Unlike times, the counts do not change with
+# the host's load: they show call by call what rgup executes beyond the floor
+# (Documentation/rgup/performance.rst).
+#
+#   count-bench.sh [OPS]    OPS one-page operations per implementation
+#                           (default 100000; a twentieth of them of 64 pages)
+#
+# Writes $RGUP_LOGS/count-<time>/*.txt (tbcount.py's tables).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../rgup-env.sh"
 cd "$RGUP_ROOT"
 ops=${1:-100000}
 calls=$(( (ops + 999) / 1000 ))
+calls64=$(( (calls + 19) / 20 ))
+faults=3
 make -s modules
 make -s -C "$here" rgup_count_bench qemu_tbcount.so
 out=$RGUP_LOGS/count-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 
-# count KIND IMPL CALLS: one boot, CALLS calls of 1000 operations.
-count() {
-	local name=$1-$2-$3 guest
-	guest="insmod $RGUP_ROOT/rgup.ko && insmod $RGUP_ROOT/rgup_bench.ko &&
-		$here/rgup_count_bench $1 $2 4096 $3 && cat /proc/kallsyms > $out/kallsyms-$name.txt"
-	rgup_stage "count: $1 implementation $2, $(( $3 * 1000 )) operations"
-	timeout -k 15 1800 vng --run "$RGUP_KBUILD" --disable-kvm --disable-microvm --force-9p \
-		--cpus 1 --memory 2G --append "oops=panic panic=-1" --rwdir "$out" \
-		"--qemu-opts=-plugin $here/qemu_tbcount.so,arg=out=$out/tb-$name.txt" \
-		--exec "$guest" </dev/null >"$out/console-$name.log" 2>&1 ||
-		rgup_die "count: the $name boot failed: see $out/console-$name.log"
-	[ -s "$out/kallsyms-$name.txt" ] && [ -s "$out/tb-$name.txt" ] ||
-		rgup_die "count: $name wrote no symbols or no counts: see $out/console-$name.log"
+# The windows, in the order the guest opens them: NAME COUNT (COUNT windows
+# added up into NAME).
+windows=(pin-0 1 pin-6 1 pin-1 1 p2p-0 1 p2p-3 1 p2p-1 1
+	p2p64-0 1 p2p64-3 1 p2p64-1 1
+	mirror-rgup "$faults" mirror-test_hmm "$faults"
+	mirror_thp-rgup "$faults" mirror_thp-test_hmm "$faults")
+bench=$here/rgup_count_bench
+guest="insmod $RGUP_ROOT/rgup.ko && insmod $RGUP_ROOT/rgup_test.ko &&
+	insmod $RGUP_KBUILD/lib/test_hmm.ko && insmod $RGUP_ROOT/rgup_bench.ko &&
+	$bench pin 061 4096 $calls && $bench p2p 031 4096 $calls &&
+	$bench p2p 031 262144 $calls64 &&
+	$bench mirror 01 8388608 $faults && $bench mirror-thp 01 8388608 $faults &&
+	cat /proc/kallsyms > $out/kallsyms.txt"
+rgup_stage "count: one boot, 1 vCPU: pins, P2P maps, mirror fault-ins"
+timeout -k 15 3600 vng --run "$RGUP_KBUILD" --disable-kvm --disable-microvm --force-9p \
+	--cpus 1 --memory 2G --append "oops=panic panic=-1" --rwdir "$out" \
+	"--qemu-opts=-plugin $here/qemu_tbcount.so,arg=out=$out/tb" \
+	--exec "$guest" </dev/null >"$out/console.log" 2>&1 ||
+	rgup_die "count: the boot failed: see $out/console.log"
+[ -s "$out/kallsyms.txt" ] || rgup_die "count: the guest wrote no symbols: see $out/console.log"
+n=0
+for ((i = 0; i < ${#windows[@]}; i += 2)); do
+	name=${windows[i]}
+	: >"$out/tb-$name.txt"
+	for ((k = 0; k < ${windows[i + 1]}; k++)); do
+		[ -s "$out/tb.$n" ] || rgup_die "count: no counts for window $n ($name): see $out/console.log"
+		cat "$out/tb.$n" >>"$out/tb-$name.txt"
+		rm "$out/tb.$n"
+		n=$((n + 1))
+	done
+	ln -sf kallsyms.txt "$out/kallsyms-$name.txt"
+done
+report() {
+	local file=$1 ops=$2
+	shift 2
+	python3 "$here/tbcount.py" "$out" "$ops" "$@" >"$out/$file"
 }
-
-# RGUP_BENCH_PIN: 0 rgup, 6 the floor, 1 the C; RGUP_BENCH_P2P: 0 rgup, 3 the floor, 1 the C.
-for impl in 0 6 1; do count pin "$impl" "$calls"; done
-for impl in 0 3 1; do count p2p "$impl" "$calls"; done
-python3 "$here/tbcount.py" "$out" $((calls * 1000)) \
-	pin-0-$calls pin-6-$calls pin-1-$calls > "$out/pin.txt"
-python3 "$here/tbcount.py" "$out" $((calls * 1000)) \
-	p2p-0-$calls p2p-3-$calls p2p-1-$calls > "$out/p2p.txt"
-head -n 30 "$out/pin.txt" "$out/p2p.txt"
-echo "counts: $out/{pin,p2p}.txt"
+report pin.txt $((calls * 1000)) pin-0 pin-6 pin-1
+report p2p.txt $((calls * 1000)) p2p-0 p2p-3 p2p-1
+report p2p-64.txt $((calls64 * 1000)) p2p64-0 p2p64-3 p2p64-1
+report mirror.txt "$faults" mirror-rgup mirror-test_hmm
+report mirror-thp.txt "$faults" mirror_thp-rgup mirror_thp-test_hmm
+for f in pin p2p p2p-64 mirror mirror-thp; do
+	echo "== $f"
+	head -n 5 "$out/$f.txt"
+done
+echo "counts: $out/{pin,p2p,p2p-64,mirror,mirror-thp}.txt"

@@ -3,8 +3,9 @@
  * A QEMU TCG plugin for count-bench.sh: how many times each translated block
  * of kernel code ran between two markers that the benchmark program executes
  * (rgup_count_bench.c: a "movabs" of COUNT_START, then one of COUNT_STOP, to
- * %rax), written at the stop marker as "vaddr instructions executions" lines
- * (out=FILE, default tbcount.txt). Instruction and block counts, unlike
+ * %rax), written at each stop marker as "vaddr instructions executions"
+ * lines to FILE.N, N counting the windows from 0 (out=FILE, default
+ * tbcount.txt). Instruction and block counts, unlike
  * times, do not depend on the host's load: under TCG they are what a
  * benchmark's time is made of (every block is a dispatch, a return an
  * indirect lookup). They are exact with one vCPU (the inline adds are not
@@ -34,17 +35,21 @@ struct block {
 static struct block *blocks;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *out = "tbcount.txt";
-static bool written;
+static unsigned int windows;
 
-static void write_out(void)
+/* Writes the counts to out.N, N the number of windows written before. */
+static void write_out(const char *suffix)
 {
-	FILE *f;
+	char name[4200];
 	struct block *b;
+	FILE *f;
 
-	if (written)
-		return;
-	written = true;
-	f = fopen(out, "w");
+	if (suffix)
+		snprintf(name, sizeof(name), "%s.%s", out, suffix);
+	else
+		snprintf(name, sizeof(name), "%s.%u", out, windows);
+	windows++;
+	f = fopen(name, "w");
 	if (!f)
 		return;
 	pthread_mutex_lock(&lock);
@@ -70,7 +75,7 @@ static void start(unsigned int vcpu, void *unused)
 /* The stop marker ran: write the counts since the start. */
 static void stop(unsigned int vcpu, void *unused)
 {
-	write_out();
+	write_out(NULL);
 }
 
 /* Registers start() or stop() on the markers among the instructions of a user block. */
@@ -117,13 +122,8 @@ static void translated(uint64_t id, struct qemu_plugin_tb *tb)
 /* No stop marker (the program failed): the whole boot's counts, marked as such by the name. */
 static void at_exit(uint64_t id, void *unused)
 {
-	if (!written) {
-		static char name[4096];
-
-		snprintf(name, sizeof(name), "%s.unmarked", out);
-		out = name;
-		write_out();
-	}
+	if (!windows)
+		write_out("unmarked");
 }
 
 EXPORT int qemu_plugin_install(uint64_t id, const struct qemu_info *info, int argc, char **argv)

@@ -1,13 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * For count-bench.sh: CALLS calls of RGUP_BENCH_PIN or RGUP_BENCH_P2P
- * (tools/testing/bench/rgup_bench.rs), each of 1000 pins and unpins (or maps
- * and unmaps) of SIZE bytes of an anonymous buffer by implementation IMPL,
- * between the two markers of qemu_tbcount.c, so that the instructions the
- * guest kernel executes between them are CALLS * 1000 times one operation's
- * (and the timer's).
+ * For count-bench.sh: the operations whose kernel instructions
+ * qemu_tbcount.c counts, each implementation between its own pair of
+ * markers, all in one boot (so that a multi-page case maps the same physical
+ * pages for every implementation):
  *
- *   rgup_count_bench pin|p2p IMPL SIZE CALLS
+ *   rgup_count_bench pin|p2p IMPLS SIZE CALLS
+ *	for each implementation of IMPLS (digits, e.g. "061"), in order: one
+ *	unmeasured call, then, between the markers, CALLS calls of
+ *	RGUP_BENCH_PIN or RGUP_BENCH_P2P (tools/testing/bench/rgup_bench.rs),
+ *	each of 1000 pins and unpins (or maps and unmaps) of the same SIZE
+ *	bytes of an anonymous buffer
+ *   rgup_count_bench mirror|mirror-thp DEVS SIZE CALLS
+ *	for each device of DEVS (0 rgup's /dev/rgup_dmirror0, 1 test_hmm's
+ *	/dev/hmm_dmirror0), in order: one unmeasured fault-in, then, between
+ *	the markers, CALLS fault-ins: an HMM_DMIRROR_READ of SIZE freshly
+ *	written bytes (4 KiB pages, or THPs) through a newly opened device, as
+ *	rgup_mirror_bench's "fault-in" (the buffer is written and the device
+ *	opened and closed outside the markers): one window per fault-in
+ *
+ * Each window is qemu_tbcount.c's next numbered file; count-bench.sh adds up
+ * the windows of one implementation.
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -16,23 +29,50 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include <lib/test_hmm_uapi.h>
 
 #include "bench_util.h"
 
-int main(int argc, char **argv)
-{
-	unsigned long req;
-	size_t size;
-	char *mem;
-	int fd, i, calls;
+#define SZ_2M (2UL << 20)
 
-	if (argc != 5 || (strcmp(argv[1], "pin") && strcmp(argv[1], "p2p"))) {
-		fprintf(stderr, "usage: %s pin|p2p IMPL SIZE CALLS\n", argv[0]);
-		return 2;
+/* qemu_tbcount.c counts the kernel's blocks from start() to stop(). */
+static void start(void)
+{
+	asm volatile("movabs $0x5452415453505547, %%rax" ::: "rax");
+}
+
+static void stop(void)
+{
+	asm volatile("movabs $0x504f545350505547, %%rax" ::: "rax");
+}
+
+/* CALLS calls of 1000 operations of implementation IMPL on [mem, mem + size). */
+static int bench_calls(int fd, unsigned long req, char *mem, size_t size, int impl, int calls)
+{
+	int i;
+
+	for (i = 0; i < calls; i++) {
+		struct rgup_bench b = {
+			.addr = (uintptr_t)mem, .len = size, .iters = 1000, .impl = impl,
+		};
+
+		if (ioctl(fd, req, &b)) {
+			perror("ioctl");
+			return 1;
+		}
 	}
-	req = strcmp(argv[1], "pin") ? RGUP_BENCH_P2P : RGUP_BENCH_PIN;
-	size = strtoul(argv[3], NULL, 0);
-	calls = atoi(argv[4]);
+	return 0;
+}
+
+static int bench_impls(const char *kind, const char *impls, size_t size, int calls)
+{
+	unsigned long req = strcmp(kind, "pin") ? RGUP_BENCH_P2P : RGUP_BENCH_PIN;
+	const char *impl;
+	char *mem;
+	int fd;
+
 	fd = open("/dev/rgup_bench", O_RDWR);
 	if (fd < 0) {
 		perror("/dev/rgup_bench");
@@ -43,19 +83,80 @@ int main(int argc, char **argv)
 		return 1;
 	madvise(mem, size, MADV_NOHUGEPAGE);
 	memset(mem, 1, size);
-	/* qemu_tbcount.c counts the kernel's blocks from here... */
-	asm volatile("movabs $0x5452415453505547, %%rax" ::: "rax");
-	for (i = 0; i < calls; i++) {
-		struct rgup_bench b = {
-			.addr = (uintptr_t)mem, .len = size, .iters = 1000, .impl = atoi(argv[2]),
-		};
-
-		if (ioctl(fd, req, &b)) {
-			perror("ioctl");
+	for (impl = impls; *impl; impl++) {
+		if (bench_calls(fd, req, mem, size, *impl - '0', 1))
 			return 1;
-		}
+		start();
+		if (bench_calls(fd, req, mem, size, *impl - '0', calls))
+			return 1;
+		stop();
 	}
-	/* ...to here. */
-	asm volatile("movabs $0x504f545350505547, %%rax" ::: "rax");
 	return 0;
+}
+
+/* One fault-in of size bytes through device dev; counted if measure. */
+static int fault_in(const char *dev, size_t size, int thp, unsigned char *out, int measure)
+{
+	size_t raw_len = size + SZ_2M;
+	struct hmm_dmirror_cmd cmd = { .ptr = (uintptr_t)out, .npages = size / 4096 };
+	unsigned char *raw, *p;
+	int fd, ret;
+
+	raw = mmap(NULL, raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
+		return 1;
+	p = (unsigned char *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
+	madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	memset(p, 0x5a, size);
+	fd = open(dev, O_RDWR);
+	if (fd < 0) {
+		perror(dev);
+		return 1;
+	}
+	cmd.addr = (uintptr_t)p;
+	if (measure)
+		start();
+	ret = ioctl(fd, HMM_DMIRROR_READ, &cmd);
+	if (measure)
+		stop();
+	if (ret)
+		perror("HMM_DMIRROR_READ");
+	close(fd);
+	munmap(raw, raw_len);
+	return ret ? 1 : 0;
+}
+
+static int fault_ins(const char *kind, const char *devs, size_t size, int calls)
+{
+	static const char *const nodes[] = { "/dev/rgup_dmirror0", "/dev/hmm_dmirror0" };
+	int thp = !strcmp(kind, "mirror-thp");
+	/* Written, not only allocated: the copy to it must not fault. */
+	unsigned char *out = malloc(size);
+	const char *d;
+	int i;
+
+	if (!out)
+		return 1;
+	memset(out, 1, size);
+	for (d = devs; *d; d++) {
+		const char *dev = nodes[*d == '1'];
+
+		if (fault_in(dev, size, thp, out, 0))
+			return 1;
+		for (i = 0; i < calls; i++)
+			if (fault_in(dev, size, thp, out, 1))
+				return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && (!strcmp(argv[1], "pin") || !strcmp(argv[1], "p2p")))
+		return bench_impls(argv[1], argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
+	if (argc == 5 && (!strcmp(argv[1], "mirror") || !strcmp(argv[1], "mirror-thp")))
+		return fault_ins(argv[1], argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
+	fprintf(stderr, "usage: %s pin|p2p IMPLS SIZE CALLS\n"
+		"       %s mirror|mirror-thp DEVS SIZE CALLS\n", argv[0], argv[0]);
+	return 2;
 }

@@ -55,8 +55,13 @@ pub(crate) type DeviceMirror = Mirror<SoftDevice>;
 /// zero-filled (a 512 MiB device read would pay a 512 MiB `memset`): its bytes become readable
 /// only once all of them were written, by the user ([`Bounce::read_from`]) or by a complete
 /// device read.
+///
+/// A `VVec`, `vmalloc()` as `test_hmm`'s bounce buffer: the mirror benchmarks compare the
+/// library, not the buffers around it. A `KVVec` (`kvmalloc()`) maps buffers of 2 MiB and more
+/// with huge pages (`VM_ALLOW_HUGE_VMAP`), order-9 allocations that may compact memory first:
+/// the 512 MiB THP fault-in, whose buffer takes 512 MiB of huge pages besides, varied most.
 pub(crate) struct Bounce {
-    buf: KVVec<u8>,
+    buf: VVec<u8>,
     len: usize,
 }
 
@@ -64,7 +69,7 @@ impl Bounce {
     /// An unfilled buffer of `len` bytes.
     pub(crate) fn new(len: usize) -> Result<Self> {
         Ok(Self {
-            buf: KVVec::with_capacity(len, GFP_KERNEL)?,
+            buf: VVec::with_capacity(len, GFP_KERNEL)?,
             len,
         })
     }
