@@ -10,6 +10,7 @@
 //! ([`Mirror::fault`]) and continues: a fresh range takes exactly one fault round.
 
 use kernel::{
+    alloc::flags::__GFP_NOWARN,
     page::{
         PAGE_SHIFT,
         PAGE_SIZE, //
@@ -69,7 +70,8 @@ impl Bounce {
     /// An unfilled buffer of `len` bytes.
     pub(crate) fn new(len: usize) -> Result<Self> {
         Ok(Self {
-            buf: VVec::with_capacity(len, GFP_KERNEL)?,
+            // `__GFP_NOWARN`: the length is the caller's, and `vmalloc()` warns when it fails.
+            buf: VVec::with_capacity(len, GFP_KERNEL | __GFP_NOWARN)?,
             len,
         })
     }
