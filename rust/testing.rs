@@ -58,7 +58,8 @@ pub fn detach_mm() -> Result<ARef<MmWithUser>> {
     Ok(unsafe { ARef::from_raw(mm.cast()) })
 }
 
-/// A bound faux device with a 64-bit DMA mask: something to map pages for.
+/// A bound faux device with a 64-bit DMA mask (unless made [`DmaDevice::without_mask`]):
+/// something to map pages for.
 pub struct DmaDevice {
     reg: faux::Registration,
     // The device's `dma_parms` while it has segment limits of its own (`with_limits`).
