@@ -188,7 +188,7 @@ unsafe fn read_mapped_list(
 fn rebuild_list(list: &mut KVVec<Segment>, limits: SegmentLimits) -> Result {
     let mut merged = KVVec::with_capacity(list.len(), GFP_KERNEL_ACCOUNT)?;
     for &seg in list.iter() {
-        push_merged(&mut merged, seg, limits)?;
+        push_segment(&mut merged, seg, limits)?;
     }
     *list = merged;
     Ok(())
@@ -309,16 +309,6 @@ impl SegmentLimits {
 /// (rgup's own lists are `KVVec`s: a discontiguous pin of 700 MiB mapped without an IOMMU has more
 /// than 4 MiB of segments).
 pub fn push_segment<A: Allocator>(
-    out: &mut Vec<Segment, A>,
-    seg: Segment,
-    limits: SegmentLimits,
-) -> Result {
-    push_merged(out, seg, limits)
-}
-
-/// [`push_segment`], in line: what rgup's own lists are built with, once per segment.
-#[inline(always)]
-fn push_merged<A: Allocator>(
     out: &mut Vec<Segment, A>,
     seg: Segment,
     limits: SegmentLimits,
