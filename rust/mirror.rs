@@ -585,6 +585,43 @@ impl Table {
         Ok(old.is_null())
     }
 
+    /// Records the translations of the window of `hmm_pfns` from `start` on, writable where
+    /// `write` and the CPU maps the page writable, marking those pages dirty; returns how many
+    /// of the pages had no translation before, and the error, if any (`EFAULT` for an entry
+    /// `hmm_range_fault()` did not make valid: nothing stored; `ENOMEM`: the entries before the
+    /// one that failed are stored, and counted).
+    ///
+    /// # Safety
+    ///
+    /// The valid entries of `hmm_pfns` are pages the mm maps from `start` on, which stay mapped
+    /// during the call: a walk's result, still current under the mirror's lock.
+    unsafe fn store_window(&self, start: usize, hmm_pfns: &[u64], write: bool) -> (u64, Result) {
+        let mut added: c_ulong = 0;
+        let mut writable_delta: kernel::ffi::c_long = 0;
+        // SAFETY: `xa` is initialised; `hmm_pfns` is valid for its length; the helper stores
+        // values, never pointers, in `Entry::encode()`'s layout (so the table invariant holds:
+        // the entries are pages mapped at their addresses, by the caller's guarantee, which also
+        // makes the pages valid for the dirty-marking). GFP_ATOMIC and the charge: as in `store`.
+        let ret = unsafe {
+            helpers::rgup_helper_xa_store_hmm_pfns(
+                self.xa.get(),
+                (start >> PAGE_SHIFT) as c_ulong,
+                hmm_pfns.as_ptr().cast(),
+                hmm_pfns.len() as c_ulong,
+                write,
+                bindings::GFP_ATOMIC | bindings::__GFP_NOWARN | GFP_ACCOUNT,
+                &mut added,
+                &mut writable_delta,
+            )
+        };
+        let w = self
+            .writable
+            .get()
+            .wrapping_add_signed(writable_delta as i64);
+        self.writable.set(w);
+        (added as u64, to_result(ret))
+    }
+
     /// Erases the entries of `[start, end)`, marking dirty the pages they allowed to write;
     /// returns how many there were.
     fn erase(&self, start: usize, end: usize) -> u64 {
@@ -897,27 +934,13 @@ impl<T: MirrorOps> Mirror<T> {
             let chunk_end = last.min(chunk + (FAULT_CHUNK_PAGES << PAGE_SHIFT));
             let installed = self.walk(&mm, &mut pfns, chunk, chunk_end, flags, |inner, pfns| {
                 let inner = inner.project();
-                let mut new = 0;
-                let stored = pfns.iter().enumerate().try_for_each(|(i, &hmm_pfn)| {
-                    let page = pfn_to_page(hmm_pfn);
-                    if page.is_null() {
-                        return Err(EFAULT); // hmm_range_fault() guarantees it never happens
-                    }
-                    let w = writable && hmm_pfn & HMM_PFN_WRITE != 0;
-                    if w {
-                        // SAFETY: The page is mapped and cannot go away during the window.
-                        unsafe { helpers::rgup_helper_page_mark_dirty_nosleep(page) };
-                    }
-                    let mapped = Entry {
-                        pfn: (hmm_pfn & !HMM_PFN_FLAGS) as usize,
-                        writable: w,
-                        exclusive: false,
-                    };
-                    new += u64::from(inner.table.store(chunk + (i << PAGE_SHIFT), mapped)?);
-                    Ok(())
-                });
-                // Also when a store failed part way through the chunk: the entries stored before
-                // it are in the table, and the invalidation that erases them subtracts them.
+                // SAFETY: `walk` runs this under the mirror's lock with `pfns` the current result
+                // of the walk of the chunk: its pages are mapped until an invalidation, which
+                // needs the lock.
+                let (new, stored) = unsafe { inner.table.store_window(chunk, pfns, writable) };
+                // Also when the store failed part way through the chunk: the entries stored
+                // before it are in the table, and the invalidation that erases them subtracts
+                // them.
                 self.counters.mirrored_pages.add(new, Relaxed);
                 stats::GLOBAL.mirrored(new);
                 stored?;
@@ -1241,12 +1264,10 @@ impl<T: MirrorOps> MirrorGuard<'_, T> {
     /// access.
     pub fn page(&self, addr: usize) -> Option<(UserPage<'_>, bool)> {
         let mapped = self.guard.table.lookup(addr)?;
-        let page = NonNull::new(mapped.page())?;
         // SAFETY: The entry is a mapped page (table invariant) that cannot be unmapped while the
         // lock is held, i.e. for the lifetime of the borrow of `self`.
-        if unsafe { helpers::rgup_helper_page_is_device(page.as_ptr()) } {
-            return None;
-        }
+        let page =
+            NonNull::new(unsafe { helpers::rgup_helper_pfn_to_cpu_page(mapped.pfn as c_ulong) })?;
         // SAFETY: As above; a writable entry comes from a write fault of a writable mapping
         // (copy-on-write broken), so the process may write the page.
         Some((
@@ -1376,6 +1397,79 @@ mod tests {
             let r = KBox::pin_init(Mirror::new(mm, start, len, Nothing), GFP_KERNEL);
             assert!(matches!(r, Err(e) if e == EINVAL));
         }
+        Ok(())
+    }
+
+    #[test]
+    fn windows_are_stored_as_entries_encode() -> Result {
+        let table = KBox::pin_init(Table::new(), GFP_KERNEL)?;
+        let at = |i: usize| 60 * PAGE_SIZE + i * PAGE_SIZE; // across the xarray's 64-slot nodes
+        let read = |pfn: usize| {
+            Some(Entry {
+                pfn,
+                writable: false,
+                exclusive: false,
+            })
+        };
+        // A read window: every page becomes a read-only entry, whatever the CPU's mapping.
+        let mut pfns = KVec::with_capacity(1000, GFP_KERNEL)?;
+        for i in 0..1000u64 {
+            let write = if i % 3 == 0 { HMM_PFN_WRITE } else { 0 };
+            pfns.push(HMM_PFN_VALID | write | (0x1000 + 7 * i), GFP_KERNEL)?;
+        }
+        // SAFETY: A read window marks nothing dirty: these pfns are never used as pages. The
+        // table is the test's own.
+        let (added, stored) = unsafe { table.store_window(at(0), &pfns, false) };
+        assert_eq!((added, stored), (1000, Ok(())));
+        for i in 0..1000 {
+            assert_eq!(table.lookup(at(i)), read(0x1000 + 7 * i));
+        }
+        assert_eq!(table.lookup(at(0) - PAGE_SIZE), None);
+        assert_eq!(table.lookup(at(1000)), None);
+        assert_eq!(table.writable.get(), 0);
+
+        // A write window over the last two entries and one more: writable where the CPU's
+        // mapping is; one entry new.
+        let page = kernel::page::Page::alloc_page(GFP_KERNEL)?;
+        // SAFETY: `page` is a valid page.
+        let pfn = unsafe { helpers::rgup_helper_page_to_pfn(page.as_ptr()) } as usize;
+        let window = [pfn, pfn, pfn].map(|p| HMM_PFN_VALID | p as u64);
+        let window = [
+            window[0] | HMM_PFN_WRITE,
+            window[1],
+            window[2] | HMM_PFN_WRITE,
+        ];
+        // SAFETY: The pages are `page`, valid until the end of the test (a page without a
+        // mapping: marking it dirty sets the flag, which freeing it clears).
+        let (added, stored) = unsafe { table.store_window(at(998), &window, true) };
+        assert_eq!((added, stored), (1, Ok(())));
+        let writable = |writable| {
+            Some(Entry {
+                pfn,
+                writable,
+                exclusive: false,
+            })
+        };
+        assert_eq!(table.lookup(at(998)), writable(true));
+        assert_eq!(table.lookup(at(999)), writable(false));
+        assert_eq!(table.lookup(at(1000)), writable(true));
+        assert_eq!(table.writable.get(), 2);
+        // Read again: no longer writable.
+        // SAFETY: As above.
+        let (added, stored) = unsafe { table.store_window(at(998), &window[..1], false) };
+        assert_eq!((added, stored, table.writable.get()), (0, Ok(()), 1));
+        assert_eq!(table.lookup(at(998)), writable(false));
+
+        // An entry the walk did not make valid: EFAULT, and nothing stored.
+        let window = [HMM_PFN_VALID | 5, 0, HMM_PFN_VALID | HMM_PFN_ERROR | 6];
+        for bad in [&window[..2], &window[1..2], &window[2..]] {
+            // SAFETY: As for the read window.
+            let (added, stored) = unsafe { table.store_window(at(2000), bad, false) };
+            assert_eq!((added, stored), (0, Err(EFAULT)));
+            assert_eq!(table.lookup(at(2000)), None);
+        }
+        assert_eq!(table.erase(at(0) - PAGE_SIZE, at(2001)), 1001);
+        assert_eq!(table.writable.get(), 0);
         Ok(())
     }
 

@@ -261,6 +261,62 @@ void rgup_helper_page_mark_dirty_nosleep(struct page *page)
 	}
 }
 
+int rgup_helper_xa_store_hmm_pfns(struct xarray *xa, unsigned long first,
+				  const unsigned long *hmm_pfns, unsigned long n,
+				  bool write, gfp_t gfp, unsigned long *added,
+				  long *writable_delta)
+{
+	XA_STATE(xas, xa, first);
+	unsigned long i, new = 0;
+	long delta = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned long hmm_pfn = hmm_pfns[i];
+
+		if (!(hmm_pfn & HMM_PFN_VALID) || (hmm_pfn & HMM_PFN_ERROR))
+			return -EFAULT;
+		if (write && (hmm_pfn & HMM_PFN_WRITE))
+			rgup_helper_page_mark_dirty_nosleep(hmm_pfn_to_page(hmm_pfn));
+	}
+	/*
+	 * One walk along the indexes, where an xa_store() per page would take
+	 * the lock and walk from the root each time. On -ENOMEM xas_nomem()
+	 * allocates a node outside the lock and the store is retried at the
+	 * same index.
+	 */
+	i = 0;
+	do {
+		xas_lock(&xas);
+		for (; i < n; i++) {
+			unsigned long hmm_pfn = hmm_pfns[i];
+			bool w = write && (hmm_pfn & HMM_PFN_WRITE);
+			unsigned long pfn = hmm_pfn & ~HMM_PFN_FLAGS;
+			void *old;
+
+			old = xas_store(&xas, xa_mk_value((pfn << 2) | w));
+			if (xas_error(&xas))
+				break;
+			if (!old)
+				new++;
+			else if (xa_to_value(old) & 1)
+				delta--;
+			delta += w;
+			xas_next(&xas);
+		}
+		xas_unlock(&xas);
+	} while (xas_nomem(&xas, gfp));
+	*added = new;
+	*writable_delta = delta;
+	return xas_error(&xas);
+}
+
+struct page *rgup_helper_pfn_to_cpu_page(unsigned long pfn)
+{
+	struct page *page = pfn_to_page(pfn);
+
+	return rgup_helper_page_is_device(page) ? NULL : page;
+}
+
 struct page *rgup_helper_make_device_exclusive(struct mm_struct *mm,
 					       unsigned long addr, void *owner,
 					       struct folio **foliop)

@@ -147,6 +147,23 @@ void rgup_helper_folio_unlock_put(struct folio *folio);
 unsigned long rgup_helper_xa_erase_values(struct xarray *xa, unsigned long first,
 					  unsigned long last, unsigned long *writable);
 
+/*
+ * Stores one hmm_range_fault() window in rgup::mirror's table: entry i, at
+ * index first + i, is xa_mk_value(pfn << 2 | w) (Entry::encode() in
+ * rust/mirror.rs, not exclusive), w being write && HMM_PFN_WRITE. The pages
+ * of w entries are marked dirty first. One pass under the xarray lock.
+ * Returns 0, -EFAULT (an entry not valid: nothing stored) or -ENOMEM; *added
+ * is how many stored entries had no translation before, *writable_delta the
+ * change in writable entries, also on -ENOMEM (for those stored before it).
+ */
+int rgup_helper_xa_store_hmm_pfns(struct xarray *xa, unsigned long first,
+				  const unsigned long *hmm_pfns, unsigned long n,
+				  bool write, gfp_t gfp, unsigned long *added,
+				  long *writable_delta);
+
+/* pfn_to_page(), or NULL for device memory (rgup_helper_page_is_device()) */
+struct page *rgup_helper_pfn_to_cpu_page(unsigned long pfn);
+
 /* fs_reclaim_acquire(GFP_KERNEL) / fs_reclaim_release(GFP_KERNEL) */
 void rgup_helper_fs_reclaim_acquire(void);
 void rgup_helper_fs_reclaim_release(void);
