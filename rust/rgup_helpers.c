@@ -16,6 +16,7 @@
 #include <linux/mman.h>
 #include <linux/mmu_context.h>
 #include <linux/mmu_notifier.h>
+#include <linux/nospec.h>
 #include <linux/pagemap.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
@@ -111,20 +112,23 @@ void *rgup_helper_kvmalloc_array(size_t n, size_t size, gfp_t flags)
 }
 
 struct rgup_stats {
-	s64 count[RGUP_STATS_NR];
+	s64 count[RGUP_STATS_NR + 3];	/* + 3: rgup_helper_stats_add() */
 };
 
 static DEFINE_PER_CPU(struct rgup_stats, rgup_stats);
 
-void rgup_helper_stats_add(const struct rgup_stats_delta *delta, unsigned int n)
+void rgup_helper_stats_add(unsigned int first, s64 d0, s64 d1, s64 d2, s64 d3)
 {
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		if (WARN_ON_ONCE(delta[i].counter >= RGUP_STATS_NR))
-			continue;
-		this_cpu_add(rgup_stats.count[delta[i].counter], delta[i].delta);
-	}
+	/*
+	 * Its only caller passes a counter of its enum. Clamped without a
+	 * branch (one in every pin, unpin, map and fault): out of range, the
+	 * changes would go to counter 0, never outside the array.
+	 */
+	first = array_index_nospec(first, RGUP_STATS_NR);
+	this_cpu_add(rgup_stats.count[first], d0);
+	this_cpu_add(rgup_stats.count[first + 1], d1);
+	this_cpu_add(rgup_stats.count[first + 2], d2);
+	this_cpu_add(rgup_stats.count[first + 3], d3);
 }
 
 s64 rgup_helper_stats_sum(unsigned int counter)

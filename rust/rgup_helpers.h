@@ -60,14 +60,14 @@ void *rgup_helper_kvmalloc_array(size_t n, size_t size, gfp_t flags);
  */
 #define RGUP_STATS_NR 10
 
-/* One change of one counter. */
-struct rgup_stats_delta {
-	u32 counter;	/* below RGUP_STATS_NR */
-	s64 delta;
-};
-
-/* this_cpu_add() of each of the n deltas to its counter. */
-void rgup_helper_stats_add(const struct rgup_stats_delta *delta, unsigned int n);
+/*
+ * this_cpu_add() of d0, d1, d2 and d3 to the counters first to first + 3, an
+ * event's changes in one straight line (rust/stats.rs orders the counters so
+ * that every event changes consecutive ones, and passes 0 for the others).
+ * first is below RGUP_STATS_NR; the per-CPU array has three spare counters
+ * after the last, which nothing reads.
+ */
+void rgup_helper_stats_add(unsigned int first, s64 d0, s64 d1, s64 d2, s64 d3);
 
 /* The sum of counter over the possible CPUs. */
 s64 rgup_helper_stats_sum(unsigned int counter);

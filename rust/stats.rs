@@ -9,7 +9,9 @@
 use crate::helpers;
 use core::fmt;
 
-/// The counters, in the order of the C helpers' per-CPU array (`rust/rgup_helpers.h`).
+/// The counters, in the order of the C helpers' per-CPU array (`rust/rgup_helpers.h`). The
+/// counters one update changes are adjacent ([`apply`]): a pin's from `Pins` to `PinsTotal`, a
+/// P2P list's `P2pLists` and `P2pSegments`.
 #[derive(Clone, Copy)]
 #[repr(u32)]
 enum Counter {
@@ -56,29 +58,20 @@ pub fn global() -> &'static Stats {
     &GLOBAL
 }
 
-/// Applies the changes `deltas`, each to its counter, with one call.
+/// Adds `deltas` to the counters from `first` on, with one call: every update changes
+/// consecutive counters (the order of [`Counter`]), and passes 0 for the rest of the four.
 ///
 /// This and the updates of [`Stats`] below are `inline(always)`: each is that one call, which
 /// at `-Copt-level=s` LLVM otherwise reaches through a call to a copy of the update (in
-/// `DmaOnlySgt::from_user()`, for one). The changes are built as the C structs in place (with
-/// [`delta`]): built as pairs and converted with `array::map()`, they took a loop and a copy of
-/// the array (`rep movsq`), some 50 instructions and 14 translated blocks under TCG per pin
-/// (`Documentation/rgup/performance.rst`, fourth round).
+/// `DmaOnlySgt::from_user()`, for one). The changes are passed in registers: as an array of
+/// (counter, change) pairs, the helper's loop over them took 20 translated blocks under TCG per
+/// pin and unpin, where this takes two (`Documentation/rgup/performance.rst`, seventh round).
 #[inline(always)]
-fn apply<const N: usize>(deltas: [helpers::rgup_stats_delta; N]) {
-    // Fewer than `u32::MAX` changes: the callers below pass at most four.
-    // SAFETY: `deltas` holds `N` initialised entries, each counter below `RGUP_STATS_NR` (made by
-    // `delta` from a `Counter`).
-    unsafe { helpers::rgup_helper_stats_add(deltas.as_ptr(), N as u32) };
-}
-
-/// The change of `counter` by `delta`.
-#[inline(always)]
-fn delta(counter: Counter, delta: i64) -> helpers::rgup_stats_delta {
-    helpers::rgup_stats_delta {
-        counter: counter as u32,
-        delta,
-    }
+fn apply(first: Counter, deltas: [i64; 4]) {
+    let [d0, d1, d2, d3] = deltas;
+    // SAFETY: `first` is below `RGUP_STATS_NR` (a `Counter`); the helper's per-CPU array has the
+    // three counters after it, whatever they are.
+    unsafe { helpers::rgup_helper_stats_add(first as u32, d0, d1, d2, d3) };
 }
 
 /// A count of pages or objects as a change: far below `i64::MAX`.
@@ -154,74 +147,59 @@ impl Stats {
 
     #[inline(always)]
     pub(crate) fn p2p_mapped(&self, segments: usize) {
-        apply([
-            delta(Counter::P2pLists, 1),
-            delta(Counter::P2pSegments, count(segments)),
-        ]);
+        apply(Counter::P2pLists, [1, count(segments), 0, 0]);
     }
 
     #[inline(always)]
     pub(crate) fn p2p_unmapped(&self, segments: usize) {
-        apply([
-            delta(Counter::P2pLists, -1),
-            delta(Counter::P2pSegments, uncount(segments)),
-        ]);
+        apply(Counter::P2pLists, [-1, uncount(segments), 0, 0]);
     }
 
     #[inline(always)]
     pub(crate) fn mirror_created(&self) {
-        apply([delta(Counter::Mirrors, 1)]);
+        apply(Counter::Mirrors, [1, 0, 0, 0]);
     }
 
     #[inline(always)]
     pub(crate) fn mirror_dropped(&self) {
-        apply([delta(Counter::Mirrors, -1)]);
+        apply(Counter::Mirrors, [-1, 0, 0, 0]);
     }
 
     #[inline(always)]
     pub(crate) fn mirrored(&self, pages: u64) {
-        apply([delta(Counter::MirroredPages, count(pages as usize))]);
+        apply(Counter::MirroredPages, [count(pages as usize), 0, 0, 0]);
     }
 
     #[inline(always)]
     pub(crate) fn unmirrored(&self, pages: u64) {
-        apply([delta(Counter::MirroredPages, uncount(pages as usize))]);
+        apply(Counter::MirroredPages, [uncount(pages as usize), 0, 0, 0]);
     }
 
     #[inline(always)]
     pub(crate) fn mirror_faulted(&self) {
-        apply([delta(Counter::MirrorFaultsTotal, 1)]);
+        apply(Counter::MirrorFaultsTotal, [1, 0, 0, 0]);
     }
 
     #[inline(always)]
     pub(crate) fn client_registered(&self) {
-        apply([delta(Counter::Clients, 1)]);
+        apply(Counter::Clients, [1, 0, 0, 0]);
     }
 
     #[inline(always)]
     pub(crate) fn client_unregistered(&self) {
-        apply([delta(Counter::Clients, -1)]);
+        apply(Counter::Clients, [-1, 0, 0, 0]);
     }
 
     /// A pin of `pages` pages, `charged` of them charged, was completed.
     #[inline(always)]
     pub(crate) fn pinned(&self, pages: usize, charged: usize) {
-        apply([
-            delta(Counter::Pins, 1),
-            delta(Counter::PinnedPages, count(pages)),
-            delta(Counter::ChargedPages, count(charged)),
-            delta(Counter::PinsTotal, 1),
-        ]);
+        apply(Counter::Pins, [1, count(pages), count(charged), 1]);
     }
 
     /// A pin counted by [`Stats::pinned`] was released.
     #[inline(always)]
     pub(crate) fn unpinned(&self, pages: usize, charged: usize) {
-        apply([
-            delta(Counter::Pins, -1),
-            delta(Counter::PinnedPages, uncount(pages)),
-            delta(Counter::ChargedPages, uncount(charged)),
-        ]);
+        apply(Counter::Pins, [-1, uncount(pages), uncount(charged), 0]);
     }
 }
 

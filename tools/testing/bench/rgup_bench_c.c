@@ -91,8 +91,6 @@ s64 rgup_bench_p2p_c_floor(struct device *dev, unsigned long addr, unsigned long
 {
 	unsigned long first = addr & PAGE_MASK;
 	unsigned int npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
-	struct rgup_stats_delta up[2] = { { 8, 1 }, { 9, 0 } };
-	struct rgup_stats_delta down[2] = { { 8, -1 }, { 9, 0 } };
 	struct rgup_dma_seg batch[32];
 	unsigned long boundary, bytes;
 	unsigned int i, k, got, left, max_seg;
@@ -137,10 +135,9 @@ s64 rgup_bench_p2p_c_floor(struct device *dev, unsigned long addr, unsigned long
 				if (bytes != len)
 					ret = -EIO;
 				*nents = sgt.nents;
-				up[1].delta = sgt.nents;
-				down[1].delta = -(s64)sgt.nents;
-				rgup_helper_stats_add(up, ARRAY_SIZE(up));
-				rgup_helper_stats_add(down, ARRAY_SIZE(down));
+				/* rust/stats.rs: p2p_lists, p2p_segments */
+				rgup_helper_stats_add(8, 1, sgt.nents, 0, 0);
+				rgup_helper_stats_add(8, -1, -(s64)sgt.nents, 0, 0);
 				dma_unmap_sgtable(dev, &sgt, DMA_BIDIRECTIONAL, 0);
 			}
 			sg_free_table(&sgt);
@@ -240,13 +237,6 @@ s64 rgup_bench_pin_c_floor(unsigned long addr, unsigned long len, unsigned int i
 {
 	unsigned long first = addr & PAGE_MASK;
 	unsigned long npages = DIV_ROUND_UP(addr + len - first, PAGE_SIZE);
-	/* rust/stats.rs: pins, pinned_pages, charged_pages, pins_total */
-	const struct rgup_stats_delta up[] = {
-		{ 1, 1 }, { 2, npages }, { 3, npages }, { 4, 1 },
-	};
-	const struct rgup_stats_delta down[] = {
-		{ 1, -1 }, { 2, -(s64)npages }, { 3, -(s64)npages },
-	};
 	unsigned long limit, done, user_end;
 	struct mm_struct *mm;
 	struct page **pages;
@@ -277,9 +267,10 @@ s64 rgup_bench_pin_c_floor(unsigned long addr, unsigned long len, unsigned int i
 			kvfree(pages);
 			return got < 0 ? got : -EFAULT;
 		}
-		rgup_helper_stats_add(up, ARRAY_SIZE(up));
+		/* rust/stats.rs: pins, pinned_pages, charged_pages, pins_total */
+		rgup_helper_stats_add(1, 1, npages, npages, 1);
 		unpin_user_pages(pages, npages);
-		rgup_helper_stats_add(down, ARRAY_SIZE(down));
+		rgup_helper_stats_add(1, -1, -(s64)npages, -(s64)npages, 0);
 		rgup_helper_mm_pinned_vm_uncharge(mm, npages);
 		kvfree(pages);
 	}
