@@ -10,6 +10,8 @@
 #   mirror.txt      a mirror fault-in of 8 MiB of 4 KiB pages (rgup's
 #                   /dev/rgup_dmirror0, test_hmm's /dev/hmm_dmirror0)
 #   mirror-thp.txt  the same of THPs
+#   munmap.txt      the munmap() of one mirrored page (rgup's, test_hmm's,
+#                   and of a page no device mirrors)
 #
 # the instructions and the translated blocks of QEMU's TCG, counted by a TCG
 # plugin (qemu_tbcount.c) between the markers rgup_count_bench executes
@@ -31,6 +33,7 @@ ops=${1:-100000}
 calls=$(( (ops + 999) / 1000 ))
 calls64=$(( (calls + 19) / 20 ))
 faults=3
+unmaps=10
 make -s modules
 make -s -C "$here" rgup_count_bench qemu_tbcount.so
 out=$RGUP_LOGS/count-$(date +%Y%m%d-%H%M%S)
@@ -41,15 +44,17 @@ mkdir -p "$out"
 windows=(pin-0 1 pin-6 1 pin-1 1 p2p-0 1 p2p-3 1 p2p-1 1
 	p2p64-0 1 p2p64-3 1 p2p64-1 1
 	mirror-rgup "$faults" mirror-test_hmm "$faults"
-	mirror_thp-rgup "$faults" mirror_thp-test_hmm "$faults")
+	mirror_thp-rgup "$faults" mirror_thp-test_hmm "$faults"
+	munmap-rgup "$unmaps" munmap-test_hmm "$unmaps" munmap-none "$unmaps")
 bench=$here/rgup_count_bench
 guest="insmod $RGUP_ROOT/rgup.ko && insmod $RGUP_ROOT/rgup_test.ko &&
 	insmod $RGUP_KBUILD/lib/test_hmm.ko && insmod $RGUP_ROOT/rgup_bench.ko &&
 	$bench pin 061 4096 $calls && $bench p2p 031 4096 $calls &&
 	$bench p2p 031 262144 $calls64 &&
 	$bench mirror 01 8388608 $faults && $bench mirror-thp 01 8388608 $faults &&
+	$bench munmap 012 4096 $unmaps &&
 	cat /proc/kallsyms > $out/kallsyms.txt"
-rgup_stage "count: one boot, 1 vCPU: pins, P2P maps, mirror fault-ins"
+rgup_stage "count: one boot, 1 vCPU: pins, P2P maps, mirror fault-ins, munmaps"
 timeout -k 15 3600 vng --run "$RGUP_KBUILD" --disable-kvm --disable-microvm --force-9p \
 	--cpus 1 --memory 2G --append "oops=panic panic=-1" --rwdir "$out" \
 	"--qemu-opts=-plugin $here/qemu_tbcount.so,arg=out=$out/tb" \
@@ -78,8 +83,9 @@ report p2p.txt $((calls * 1000)) p2p-0 p2p-3 p2p-1
 report p2p-64.txt $((calls64 * 1000)) p2p64-0 p2p64-3 p2p64-1
 report mirror.txt "$faults" mirror-rgup mirror-test_hmm
 report mirror-thp.txt "$faults" mirror_thp-rgup mirror_thp-test_hmm
-for f in pin p2p p2p-64 mirror mirror-thp; do
+report munmap.txt "$unmaps" munmap-rgup munmap-test_hmm munmap-none
+for f in pin p2p p2p-64 mirror mirror-thp munmap; do
 	echo "== $f"
 	head -n 5 "$out/$f.txt"
 done
-echo "counts: $out/{pin,p2p,p2p-64,mirror,mirror-thp}.txt"
+echo "counts: $out/{pin,p2p,p2p-64,mirror,mirror-thp,munmap}.txt"

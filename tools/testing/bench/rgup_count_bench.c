@@ -18,6 +18,12 @@
  *	written bytes (4 KiB pages, or THPs) through a newly opened device, as
  *	rgup_mirror_bench's "fault-in" (the buffer is written and the device
  *	opened and closed outside the markers): one window per fault-in
+ *   rgup_count_bench munmap DEVS SIZE CALLS
+ *	for each device of DEVS (0 rgup's, 1 test_hmm's, 2 none), in order:
+ *	one unmeasured round, then CALLS rounds of: SIZE bytes of 4 KiB pages
+ *	written, read through a newly opened device (mirrored), and, between
+ *	the markers, their munmap(), as rgup_mirror_bench's "munmap" cases
+ *	(with 2, the munmap() of pages no device mirrors): one window per round
  *
  * Each window is qemu_tbcount.c's next numbered file; count-bench.sh adds up
  * the windows of one implementation.
@@ -150,13 +156,70 @@ static int fault_ins(const char *kind, const char *devs, size_t size, int calls)
 	return 0;
 }
 
+/* One munmap() of size bytes mirrored by dev (NULL: none); counted if measure. */
+static int munmap_mirrored(const char *dev, size_t size, unsigned char *out, int measure)
+{
+	struct hmm_dmirror_cmd cmd = { .ptr = (uintptr_t)out, .npages = size / 4096 };
+	unsigned char *p;
+	int fd = -1, ret = 0;
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return 1;
+	madvise(p, size, MADV_NOHUGEPAGE);
+	memset(p, 0x5a, size);
+	if (dev) {
+		fd = open(dev, O_RDWR);
+		if (fd < 0) {
+			perror(dev);
+			return 1;
+		}
+		cmd.addr = (uintptr_t)p;
+		ret = ioctl(fd, HMM_DMIRROR_READ, &cmd);
+		if (ret)
+			perror("HMM_DMIRROR_READ");
+	}
+	if (measure)
+		start();
+	munmap(p, size);
+	if (measure)
+		stop();
+	if (fd >= 0)
+		close(fd);
+	return ret ? 1 : 0;
+}
+
+static int munmaps(const char *devs, size_t size, int calls)
+{
+	static const char *const nodes[] = { "/dev/rgup_dmirror0", "/dev/hmm_dmirror0", NULL };
+	unsigned char *out = malloc(size);
+	const char *d;
+	int i;
+
+	if (!out)
+		return 1;
+	memset(out, 1, size);
+	for (d = devs; *d; d++) {
+		const char *dev = nodes[(*d - '0') % 3];
+
+		if (munmap_mirrored(dev, size, out, 0))
+			return 1;
+		for (i = 0; i < calls; i++)
+			if (munmap_mirrored(dev, size, out, 1))
+				return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && (!strcmp(argv[1], "pin") || !strcmp(argv[1], "p2p")))
 		return bench_impls(argv[1], argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
 	if (argc == 5 && (!strcmp(argv[1], "mirror") || !strcmp(argv[1], "mirror-thp")))
 		return fault_ins(argv[1], argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
+	if (argc == 5 && !strcmp(argv[1], "munmap"))
+		return munmaps(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
 	fprintf(stderr, "usage: %s pin|p2p IMPLS SIZE CALLS\n"
-		"       %s mirror|mirror-thp DEVS SIZE CALLS\n", argv[0], argv[0]);
+		"       %s mirror|mirror-thp|munmap DEVS SIZE CALLS\n", argv[0], argv[0]);
 	return 2;
 }
