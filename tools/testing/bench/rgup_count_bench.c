@@ -132,30 +132,6 @@ static int fault_in(const char *dev, size_t size, int thp, unsigned char *out, i
 	return ret ? 1 : 0;
 }
 
-static int fault_ins(const char *kind, const char *devs, size_t size, int calls)
-{
-	static const char *const nodes[] = { "/dev/rgup_dmirror0", "/dev/hmm_dmirror0" };
-	int thp = !strcmp(kind, "mirror-thp");
-	/* Written, not only allocated: the copy to it must not fault. */
-	unsigned char *out = malloc(size);
-	const char *d;
-	int i;
-
-	if (!out)
-		return 1;
-	memset(out, 1, size);
-	for (d = devs; *d; d++) {
-		const char *dev = nodes[*d == '1'];
-
-		if (fault_in(dev, size, thp, out, 0))
-			return 1;
-		for (i = 0; i < calls; i++)
-			if (fault_in(dev, size, thp, out, 1))
-				return 1;
-	}
-	return 0;
-}
-
 /* One munmap() of size bytes mirrored by dev (NULL: none); counted if measure. */
 static int munmap_mirrored(const char *dev, size_t size, unsigned char *out, int measure)
 {
@@ -189,9 +165,15 @@ static int munmap_mirrored(const char *dev, size_t size, unsigned char *out, int
 	return ret ? 1 : 0;
 }
 
-static int munmaps(const char *devs, size_t size, int calls)
+/*
+ * For each device of devs (0 rgup's, 1 test_hmm's, 2 none: munmap only), one
+ * unmeasured round, then calls measured ones: fault-ins, or with unmap the
+ * munmap() of a mirrored buffer.
+ */
+static int rounds(const char *devs, size_t size, int calls, int thp, int unmap)
 {
 	static const char *const nodes[] = { "/dev/rgup_dmirror0", "/dev/hmm_dmirror0", NULL };
+	/* Written, not only allocated: the copy to it must not fault. */
 	unsigned char *out = malloc(size);
 	const char *d;
 	int i;
@@ -200,12 +182,13 @@ static int munmaps(const char *devs, size_t size, int calls)
 		return 1;
 	memset(out, 1, size);
 	for (d = devs; *d; d++) {
-		const char *dev = nodes[(*d - '0') % 3];
+		const char *dev = nodes[(unsigned int)(*d - '0') % 3];
 
-		if (munmap_mirrored(dev, size, out, 0))
-			return 1;
-		for (i = 0; i < calls; i++)
-			if (munmap_mirrored(dev, size, out, 1))
+		if (!dev && !unmap)
+			return 2;
+		for (i = 0; i <= calls; i++)
+			if (unmap ? munmap_mirrored(dev, size, out, i > 0) :
+				    fault_in(dev, size, thp, out, i > 0))
 				return 1;
 	}
 	return 0;
@@ -215,10 +198,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 5 && (!strcmp(argv[1], "pin") || !strcmp(argv[1], "p2p")))
 		return bench_impls(argv[1], argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
-	if (argc == 5 && (!strcmp(argv[1], "mirror") || !strcmp(argv[1], "mirror-thp")))
-		return fault_ins(argv[1], argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
-	if (argc == 5 && !strcmp(argv[1], "munmap"))
-		return munmaps(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
+	if (argc == 5 && (!strcmp(argv[1], "mirror") || !strcmp(argv[1], "mirror-thp") ||
+			  !strcmp(argv[1], "munmap")))
+		return rounds(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]),
+			      !strcmp(argv[1], "mirror-thp"), !strcmp(argv[1], "munmap"));
 	fprintf(stderr, "usage: %s pin|p2p IMPLS SIZE CALLS\n"
 		"       %s mirror|mirror-thp|munmap DEVS SIZE CALLS\n", argv[0], argv[0]);
 	return 2;
