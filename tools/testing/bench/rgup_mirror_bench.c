@@ -2,19 +2,29 @@
 /*
  * Mirror cost, rgup vs upstream, in the same boot: the same HMM_DMIRROR_*
  * commands (lib/test_hmm_uapi.h) against rgup's /dev/rgup_dmirror0 and
- * against test_hmm's /dev/hmm_dmirror0, interleaved (the order alternates
- * per round), ROUNDS times per case:
+ * against test_hmm's /dev/hmm_dmirror0, interleaved, ROUNDS times per case
+ * and implementation:
  *
  *   fault-in     READ of a freshly written buffer: one fault round for the
  *                whole range, plus the copy to the caller's buffer
  *   device read  the same READ again: everything mirrored, the copy only
  *   munmap       munmap() of N mirrored pages: the invalidation, plus the
- *                unmap itself (the "no mirror" column is the unmap alone)
+ *                unmap itself (the "no mirror" column is the unmap alone);
+ *                up to 64 pages, the mean of several munmap()s of N pages
+ *                in a row, as the small pins average several calls
  *
  * Each measurement opens its device afresh (a new mirror of the whole
  * address space) and closes it after, so that only one mirror sees the
- * invalidations. The munmap cases go from 1 to 262144 pages: the
- * invalidation cost against the mirrored size. Writes every sample to the
+ * invalidations. What one measurement leaves behind lands in the next one's
+ * time: under TCG, a munmap() of one page takes 20-35 us more after a
+ * test_hmm measurement, whoever makes it, and rgup's 15-20 us more after
+ * anything but rgup, its path cold (Documentation/rgup/performance.rst,
+ * "Issue 15, eighth round"). So the measurements follow a de Bruijn order
+ * (order2[], order3[]): every implementation comes after every
+ * implementation, itself included, equally often, and each pays the same mix
+ * of what the others leave (alternating which goes first put test_hmm's
+ * leftovers on rgup and never on test_hmm). The munmap cases go from 1 to
+ * 262144 pages: the invalidation cost against the mirrored size. Writes every sample to the
  * CSV named by the first argument (bench_util.h); report.py makes the
  * tables (min/median/max, ratio of medians). Not a test: nothing here passes
  * or fails on a time. Needs rgup.ko and test_hmm.ko loaded, root.
@@ -39,7 +49,15 @@
 
 #include "bench_util.h"
 
-#define ROUNDS 9	/* the median of 9 interleaved rounds, as the other benchmarks */
+#define ROUNDS 9	/* at least 9 interleaved rounds, as the other benchmarks */
+
+/*
+ * The order of the measurements, repeated, with 2 and with 3 implementations
+ * (0 rgup, 1 upstream, 2 no mirror): de Bruijn sequences, in which every
+ * ordered pair, (0, 0) included, follows once per cycle.
+ */
+static const int order2[] = { 0, 0, 1, 1 };
+static const int order3[] = { 0, 0, 1, 0, 2, 1, 1, 2, 2 };
 #define MIB (1024UL * 1024)
 #define CHUNK (64 * MIB)	/* most one READ moves in the munmap cases */
 
@@ -51,6 +69,7 @@ struct bench_case {
 	enum kind kind;
 	size_t size;
 	int madvise;		/* MADV_HUGEPAGE or MADV_NOHUGEPAGE */
+	int calls;		/* munmap() calls of `size` per sample (0: one) */
 };
 
 static const struct bench_case cases[] = {
@@ -62,11 +81,12 @@ static const struct bench_case cases[] = {
 	{ "fault-in, THP", "fault-in 512 MiB, THP", FAULT_IN, 512 * MIB, MADV_HUGEPAGE },
 	{ "device read", "device read 64 MiB (mirrored)", DEVICE_READ, 64 * MIB,
 	  MADV_NOHUGEPAGE },
-	{ "munmap invalidation", "munmap of 1 mirrored page", MUNMAP, 4096, MADV_NOHUGEPAGE },
+	{ "munmap invalidation", "munmap of 1 mirrored page", MUNMAP, 4096, MADV_NOHUGEPAGE,
+	  16 },
 	{ "munmap invalidation", "munmap of 8 mirrored pages", MUNMAP, 32 * 1024,
-	  MADV_NOHUGEPAGE },
+	  MADV_NOHUGEPAGE, 8 },
 	{ "munmap invalidation", "munmap of 64 mirrored pages", MUNMAP, 256 * 1024,
-	  MADV_NOHUGEPAGE },
+	  MADV_NOHUGEPAGE, 4 },
 	{ "munmap invalidation", "munmap of 512 mirrored pages", MUNMAP, 2 * MIB,
 	  MADV_NOHUGEPAGE },
 	{ "munmap invalidation", "munmap of 4096 mirrored pages", MUNMAP, 16 * MIB,
@@ -111,9 +131,10 @@ static void *buffer(size_t size, int advice, void **raw, size_t *raw_len)
 /* One measurement of `c` on device `dev` (-1: no device); < 0 on error. */
 static double measure(const struct bench_case *c, int dev)
 {
-	size_t raw_len, off;
+	int calls = c->calls ? c->calls : 1, k;
+	size_t total = c->size * calls, raw_len, off;
 	void *raw;
-	unsigned char *p = buffer(c->size, c->madvise, &raw, &raw_len);
+	unsigned char *p = buffer(total, c->madvise, &raw, &raw_len);
 	int fd = -1;
 	double t = -1, t0;
 
@@ -140,15 +161,17 @@ static double measure(const struct bench_case *c, int dev)
 		t = now_us() - t0;
 		break;
 	case MUNMAP:
-		for (off = 0; fd >= 0 && off < c->size; off += CHUNK) {
-			size_t n = c->size - off < CHUNK ? c->size - off : CHUNK;
+		for (off = 0; fd >= 0 && off < total; off += CHUNK) {
+			size_t n = total - off < CHUNK ? total - off : CHUNK;
 
 			if (dev_read(fd, p + off, n))
 				goto out;
 		}
+		/* Small cases: the mean of `calls` munmap()s, one after the other. */
 		t0 = now_us();
-		munmap(p, c->size);
-		t = now_us() - t0;
+		for (k = 0; k < calls; k++)
+			munmap(p + k * c->size, c->size);
+		t = (now_us() - t0) / calls;
 		break;
 	}
 out:
@@ -161,8 +184,9 @@ out:
 int main(int argc, char **argv)
 {
 	FILE *csv;
+	int rounds[3], cycles, step, dev, ndev, r;
+	const int *order;
 	size_t i;
-	int r, d, ndev;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s SAMPLES.csv | --loop DEV CASE COUNT\n", argv[0]);
@@ -187,23 +211,28 @@ int main(int argc, char **argv)
 		const struct bench_case *c = &cases[i];
 
 		ndev = c->kind == MUNMAP ? 3 : 2;
+		order = ndev == 3 ? order3 : order2;
 		/* Warm-up, of both: the first fault-in through a device costs more. */
 		measure(c, 0);
 		measure(c, 1);
-		for (r = 0; r < ROUNDS; r++) {
-			for (d = 0; d < ndev; d++) {
-				/* Alternate which implementation goes first. */
-				int dev = r % 2 ? (d < 2 ? 1 - d : d) : d;
-				double t = measure(c, dev == 2 ? -1 : dev);
+		memset(rounds, 0, sizeof(rounds));
+		/*
+		 * Whole cycles of order[] (ndev * ndev steps, ndev of each), at
+		 * least ROUNDS measurements of each: 10 with 2, 9 with 3.
+		 */
+		cycles = (ROUNDS + ndev - 1) / ndev;
+		for (step = 0; step < cycles * ndev * ndev; step++) {
+			double t;
 
-				if (t < 0) {
-					fprintf(stderr, "%s on %s: error %g\n", c->name,
-						dev == 2 ? "no device" : devices[dev], t);
-					return 1;
-				}
-				bench_csv_row(csv, "mirror", c->series, c->name, c->size,
-					      names[dev], r, t);
+			dev = order[step % (ndev * ndev)];
+			t = measure(c, dev == 2 ? -1 : dev);
+			if (t < 0) {
+				fprintf(stderr, "%s on %s: error %g\n", c->name,
+					dev == 2 ? "no device" : devices[dev], t);
+				return 1;
 			}
+			bench_csv_row(csv, "mirror", c->series, c->name, c->size, names[dev],
+				      rounds[dev]++, t);
 		}
 		printf("mirror: %s: done\n", c->name);
 		fflush(stdout);
