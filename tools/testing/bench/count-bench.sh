@@ -10,8 +10,8 @@
 #   mirror.txt      a mirror fault-in of 8 MiB of 4 KiB pages (rgup's
 #                   /dev/rgup_dmirror0, test_hmm's /dev/hmm_dmirror0)
 #   mirror-thp.txt  the same of THPs
-#   munmap.txt      the munmap() of one mirrored page (rgup's, test_hmm's,
-#                   and of a page no device mirrors)
+#   munmap.txt      a munmap() of one mirrored page, of 16 in a row
+#                   (rgup's, test_hmm's, and of pages no device mirrors)
 #
 # the instructions and the translated blocks of QEMU's TCG, counted by a TCG
 # plugin (qemu_tbcount.c) between the markers rgup_count_bench executes
@@ -34,6 +34,7 @@ calls=$(( (ops + 999) / 1000 ))
 calls64=$(( (calls + 19) / 20 ))
 faults=3
 unmaps=10
+unmaps_per_window=16	# UNMAPS of rgup_count_bench.c
 make -s modules
 make -s -C "$here" rgup_count_bench qemu_tbcount.so
 out=$RGUP_LOGS/count-$(date +%Y%m%d-%H%M%S)
@@ -83,7 +84,7 @@ report p2p.txt $((calls * 1000)) p2p-0 p2p-3 p2p-1
 report p2p-64.txt $((calls64 * 1000)) p2p64-0 p2p64-3 p2p64-1
 report mirror.txt "$faults" mirror-rgup mirror-test_hmm
 report mirror-thp.txt "$faults" mirror_thp-rgup mirror_thp-test_hmm
-report munmap.txt "$unmaps" munmap-rgup munmap-test_hmm munmap-none
+report munmap.txt $((unmaps * unmaps_per_window)) munmap-rgup munmap-test_hmm munmap-none
 for f in pin p2p p2p-64 mirror mirror-thp munmap; do
 	echo "== $f"
 	head -n 5 "$out/$f.txt"

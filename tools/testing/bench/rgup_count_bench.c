@@ -20,10 +20,11 @@
  *	opened and closed outside the markers): one window per fault-in
  *   rgup_count_bench munmap DEVS SIZE CALLS
  *	for each device of DEVS (0 rgup's, 1 test_hmm's, 2 none), in order:
- *	one unmeasured round, then CALLS rounds of: SIZE bytes of 4 KiB pages
- *	written, read through a newly opened device (mirrored), and, between
- *	the markers, their munmap(), as rgup_mirror_bench's "munmap" cases
- *	(with 2, the munmap() of pages no device mirrors): one window per round
+ *	one unmeasured round, then CALLS rounds of: UNMAPS * SIZE bytes of
+ *	4 KiB pages written (in a larger mapping), read through a newly opened
+ *	device (mirrored), and, between the markers, UNMAPS munmap()s of SIZE
+ *	bytes each, as rgup_mirror_bench's small "munmap" cases (with 2, the
+ *	munmap()s of pages no device mirrors): one window per round
  *
  * Each window is qemu_tbcount.c's next numbered file; count-bench.sh adds up
  * the windows of one implementation.
@@ -100,20 +101,34 @@ static int bench_impls(const char *kind, const char *impls, size_t size, int cal
 	return 0;
 }
 
+/*
+ * size bytes of 4 KiB pages (or THPs), written, aligned to 2 MiB in a larger
+ * mapping (*raw, *raw_len), as rgup_mirror_bench's buffers; NULL on failure.
+ */
+static unsigned char *buffer(size_t size, int thp, unsigned char **raw, size_t *raw_len)
+{
+	unsigned char *p;
+
+	*raw_len = size + SZ_2M;
+	*raw = mmap(NULL, *raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*raw == MAP_FAILED)
+		return NULL;
+	p = (unsigned char *)(((uintptr_t)*raw + SZ_2M - 1) & ~(SZ_2M - 1));
+	madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	memset(p, 0x5a, size);
+	return p;
+}
+
 /* One fault-in of size bytes through device dev; counted if measure. */
 static int fault_in(const char *dev, size_t size, int thp, unsigned char *out, int measure)
 {
-	size_t raw_len = size + SZ_2M;
 	struct hmm_dmirror_cmd cmd = { .ptr = (uintptr_t)out, .npages = size / 4096 };
-	unsigned char *raw, *p;
+	size_t raw_len;
+	unsigned char *raw, *p = buffer(size, thp, &raw, &raw_len);
 	int fd, ret;
 
-	raw = mmap(NULL, raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (raw == MAP_FAILED)
+	if (!p)
 		return 1;
-	p = (unsigned char *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
-	madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	memset(p, 0x5a, size);
 	fd = open(dev, O_RDWR);
 	if (fd < 0) {
 		perror(dev);
@@ -132,18 +147,22 @@ static int fault_in(const char *dev, size_t size, int thp, unsigned char *out, i
 	return ret ? 1 : 0;
 }
 
-/* One munmap() of size bytes mirrored by dev (NULL: none); counted if measure. */
+/* munmap()s per window of the munmap rounds, as rgup_mirror_bench's 1-page case */
+#define UNMAPS 16
+
+/*
+ * UNMAPS munmap()s, one after the other, of size bytes each mirrored by dev
+ * (NULL: none); counted if measure. out has room for UNMAPS * size bytes.
+ */
 static int munmap_mirrored(const char *dev, size_t size, unsigned char *out, int measure)
 {
-	struct hmm_dmirror_cmd cmd = { .ptr = (uintptr_t)out, .npages = size / 4096 };
-	unsigned char *p;
-	int fd = -1, ret = 0;
+	size_t total = UNMAPS * size, raw_len;
+	struct hmm_dmirror_cmd cmd = { .ptr = (uintptr_t)out, .npages = total / 4096 };
+	unsigned char *raw, *p = buffer(total, 0, &raw, &raw_len);
+	int fd = -1, ret = 0, k;
 
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	if (!p)
 		return 1;
-	madvise(p, size, MADV_NOHUGEPAGE);
-	memset(p, 0x5a, size);
 	if (dev) {
 		fd = open(dev, O_RDWR);
 		if (fd < 0) {
@@ -157,11 +176,13 @@ static int munmap_mirrored(const char *dev, size_t size, unsigned char *out, int
 	}
 	if (measure)
 		start();
-	munmap(p, size);
+	for (k = 0; k < UNMAPS; k++)
+		munmap(p + k * size, size);
 	if (measure)
 		stop();
 	if (fd >= 0)
 		close(fd);
+	munmap(raw, raw_len);
 	return ret ? 1 : 0;
 }
 
@@ -174,13 +195,14 @@ static int rounds(const char *devs, size_t size, int calls, int thp, int unmap)
 {
 	static const char *const nodes[] = { "/dev/rgup_dmirror0", "/dev/hmm_dmirror0", NULL };
 	/* Written, not only allocated: the copy to it must not fault. */
-	unsigned char *out = malloc(size);
+	size_t out_len = unmap ? UNMAPS * size : size;
+	unsigned char *out = malloc(out_len);
 	const char *d;
 	int i;
 
 	if (!out)
 		return 1;
-	memset(out, 1, size);
+	memset(out, 1, out_len);
 	for (d = devs; *d; d++) {
 		const char *dev = nodes[(unsigned int)(*d - '0') % 3];
 
