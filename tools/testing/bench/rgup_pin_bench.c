@@ -9,6 +9,14 @@
  *              FOLL_WRITE | FOLL_LONGTERM) under mmap_lock, unpin, and a
  *              per-page verification, in one), timed from user space; the
  *              "null ioctl" column is one RGUP_IOC_VERSION.
+ *   gup_test uAPI
+ *              like for like through the same uAPI: gup_test's own
+ *              PIN_LONGTERM_TEST_START (PIN_LONGTERM_TEST_FLAG_USE_WRITE:
+ *              pin_user_pages(FOLL_WRITE | FOLL_LONGTERM) under mmap_lock) +
+ *              PIN_LONGTERM_TEST_STOP, two system calls, against the same two
+ *              on rgup's /dev/rgup_gup_test (tools/testing/rgup_test/
+ *              gup_test_compat.rs: PinRequest::pin(), RLIMIT_MEMLOCK
+ *              accounting, and its drop), timed from user space.
  *   in kernel  the library alone, through the benchmark module rgup_bench:
  *              PinRequest::pin() + drop against the C a driver writes
  *              (kvmalloc_array, pin_user_pages under mmap_lock,
@@ -32,8 +40,9 @@
  *   rgup_pin_bench --loop IMPL SIZE SECONDS [thp]
  *
  * pins and unpins SIZE bytes (with "thp": a 2 MiB-aligned buffer with
- * MADV_HUGEPAGE) for SECONDS with one implementation (0-5 as in
- * rgup_bench.rs, 10 rgup's ioctls, 11 gup_test's), for a profiler (perf
+ * MADV_HUGEPAGE) for SECONDS with one implementation (0-6 as in
+ * rgup_bench.rs, 10 rgup's ioctls, 11 gup_test's, 12 rgup's
+ * PIN_LONGTERM_TEST_START + _STOP, 13 gup_test's), for a profiler (perf
  * record) to sample. Not a test: nothing here passes or fails on a
  * time. Needs rgup.ko, rgup_bench.ko, CONFIG_GUP_TEST, root, and free 2 MiB
  * huge pages for the hugetlb cases.
@@ -85,7 +94,7 @@ static const struct bench_case cases[] = {
 	{ "hugetlb", "512 MiB hugetlb", 512 * MIB, HUGETLB, 0 },
 };
 
-static int rfd, gfd, bfd;
+static int rfd, gfd, bfd, rgfd;
 
 /*
  * Calls per sample: enough to last about 1 ms natively for small pins; 4 for
@@ -142,6 +151,34 @@ static double gup_test_ioctl(void *mem, size_t size, int n)
 			return -errno;
 	}
 	return (now_us() - t0) / n;
+}
+
+/* PIN_LONGTERM_TEST_START (write) + PIN_LONGTERM_TEST_STOP on fd. */
+static double longterm_test(int fd, void *mem, size_t size, int n)
+{
+	struct pin_longterm_test t = {
+		.addr = (uintptr_t)mem, .size = size,
+		.flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE,
+	};
+	double t0 = now_us();
+
+	for (int i = 0; i < n; i++) {
+		if (ioctl(fd, PIN_LONGTERM_TEST_START, &t))
+			return -errno;
+		if (ioctl(fd, PIN_LONGTERM_TEST_STOP))
+			return -errno;
+	}
+	return (now_us() - t0) / n;
+}
+
+static double rgup_longterm_test(void *mem, size_t size, int n)
+{
+	return longterm_test(rgfd, mem, size, n);
+}
+
+static double gup_test_longterm_test(void *mem, size_t size, int n)
+{
+	return longterm_test(gfd, mem, size, n);
 }
 
 /* RGUP_BENCH_PIN with implementation impl (rgup_bench.rs). */
@@ -205,6 +242,8 @@ struct method {
 static const struct method methods[] = {
 	{ "ioctl", 3, { { "rgup", rgup_ioctl }, { "upstream", gup_test_ioctl },
 			{ "null ioctl", null_ioctl } } },
+	{ "gup_test uAPI", 2, { { "rgup", rgup_longterm_test },
+				{ "upstream", gup_test_longterm_test } } },
 	{ "in kernel", 7, { { "rgup", kernel_rgup }, { "upstream", kernel_c },
 			    { "rgup, no accounting", kernel_rgup_noacct },
 			    { "C + accounting", kernel_c_acct },
@@ -341,7 +380,10 @@ static int run_loop(int impl, size_t size, double seconds, bool thp)
 	t0 = now_us();
 	while (now_us() - t0 < seconds * 1e6) {
 		t = impl == 10 ? rgup_ioctl(mem, size, 100) :
-		    impl == 11 ? gup_test_ioctl(mem, size, 100) : in_kernel(impl, mem, size, 100);
+		    impl == 11 ? gup_test_ioctl(mem, size, 100) :
+		    impl == 12 ? rgup_longterm_test(mem, size, 100) :
+		    impl == 13 ? gup_test_longterm_test(mem, size, 100) :
+				 in_kernel(impl, mem, size, 100);
 		if (t < 0) {
 			fprintf(stderr, "--loop %d: %s\n", impl, strerror((int)-t));
 			return 1;
@@ -364,9 +406,10 @@ int main(int argc, char **argv)
 	rfd = open("/dev/rgup", O_RDWR);
 	gfd = open("/sys/kernel/debug/gup_test", O_RDWR);
 	bfd = open("/dev/rgup_bench", O_RDWR);
-	if (rfd < 0 || gfd < 0 || bfd < 0) {
+	rgfd = open("/dev/rgup_gup_test", O_RDWR);
+	if (rfd < 0 || gfd < 0 || bfd < 0 || rgfd < 0) {
 		perror(rfd < 0 ? "/dev/rgup" : gfd < 0 ? "/sys/kernel/debug/gup_test" :
-		       "/dev/rgup_bench");
+		       bfd < 0 ? "/dev/rgup_bench" : "/dev/rgup_gup_test");
 		return 4;
 	}
 	if (!strcmp(argv[1], "--loop") && (argc == 5 || argc == 6))
