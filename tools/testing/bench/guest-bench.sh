@@ -4,7 +4,7 @@
 # Inside the VM for run-bench.sh: load rgup and what the named benchmarks
 # compare against, run them one after the other in this boot, and write
 # their CSVs and env.txt (kernel, CPU, memory) into OUTDIR. "profile" samples
-# 4 KiB pins (rgup and the C, in the kernel and through the ioctls) and the
+# 4 KiB pins (rgup and the C, in the kernel and through both ioctl pairs) and the
 # mirror's 512 MiB THP fault-in (rgup and test_hmm) with perf record
 # (cpu-clock) and writes perf-pin-*.txt and perf-mirror-*.txt, flat profiles.
 #
@@ -44,7 +44,7 @@ profile() {
 	local impl tmp
 	command -v perf >/dev/null || { echo "guest-bench.sh: no perf" >&2; return 1; }
 	tmp=$(mktemp -d /dev/shm/rgup-perf.XXXXXX)
-	for impl in 0 1 2 5 10 11; do
+	for impl in 0 1 2 5 10 11 12 13; do
 		perf record -q -e cpu-clock -F 20000 -B -N -o "$tmp/$impl.data" -- \
 			"$here/rgup_pin_bench" --loop "$impl" 4096 5 > "$out/perf-pin-$impl.txt"
 		perf report -q -i "$tmp/$impl.data" --kallsyms=/proc/kallsyms --stdio \
