@@ -1,19 +1,43 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * What rgup's user-space benchmarks share: a clock, a sort, the CSV every
- * benchmark writes (read by report.py, which makes the tables and plots), and
- * the ioctls of the benchmark module rgup_bench (rgup_bench.rs).
+ * benchmark writes (read by report.py, which makes the tables and plots), the
+ * mirror benchmarks' buffer, and the ioctls of the benchmark module
+ * rgup_bench (rgup_bench.rs).
  */
 #ifndef RGUP_BENCH_UTIL_H
 #define RGUP_BENCH_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * size bytes aligned to 2 MiB in a larger private anonymous mapping (*raw,
+ * *raw_len: what to munmap()), madvise()d with advice (MADV_HUGEPAGE or
+ * MADV_NOHUGEPAGE) and written by the CPU; NULL when the mmap() fails.
+ */
+static inline void *bench_aligned_buffer(size_t size, int advice, void **raw, size_t *raw_len)
+{
+	const size_t align = 2 << 20;
+	unsigned char *p;
+
+	*raw_len = size + align;
+	*raw = mmap(NULL, *raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*raw == MAP_FAILED)
+		return NULL;
+	p = (unsigned char *)(((uintptr_t)*raw + align - 1) & ~(align - 1));
+	madvise(p, size, advice);
+	memset(p, 0x5a, size);
+	return p;
+}
 
 /* CLOCK_MONOTONIC, in microseconds. */
 static inline double now_us(void)

@@ -42,8 +42,6 @@
 
 #include "bench_util.h"
 
-#define SZ_2M (2UL << 20)
-
 /* qemu_tbcount.c counts the kernel's blocks from start() to stop(). */
 static void start(void)
 {
@@ -101,30 +99,13 @@ static int bench_impls(const char *kind, const char *impls, size_t size, int cal
 	return 0;
 }
 
-/*
- * size bytes of 4 KiB pages (or THPs), written, aligned to 2 MiB in a larger
- * mapping (*raw, *raw_len), as rgup_mirror_bench's buffers; NULL on failure.
- */
-static unsigned char *buffer(size_t size, int thp, unsigned char **raw, size_t *raw_len)
-{
-	unsigned char *p;
-
-	*raw_len = size + SZ_2M;
-	*raw = mmap(NULL, *raw_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (*raw == MAP_FAILED)
-		return NULL;
-	p = (unsigned char *)(((uintptr_t)*raw + SZ_2M - 1) & ~(SZ_2M - 1));
-	madvise(p, size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
-	memset(p, 0x5a, size);
-	return p;
-}
-
 /* One fault-in of size bytes through device dev; counted if measure. */
 static int fault_in(const char *dev, size_t size, int thp, unsigned char *out, int measure)
 {
 	struct hmm_dmirror_cmd cmd = { .ptr = (uintptr_t)out, .npages = size / 4096 };
 	size_t raw_len;
-	unsigned char *raw, *p = buffer(size, thp, &raw, &raw_len);
+	void *raw, *p = bench_aligned_buffer(size, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE, &raw,
+					     &raw_len);
 	int fd, ret;
 
 	if (!p)
@@ -158,9 +139,11 @@ static int munmap_mirrored(const char *dev, size_t size, unsigned char *out, int
 {
 	size_t total = UNMAPS * size, raw_len;
 	struct hmm_dmirror_cmd cmd = { .ptr = (uintptr_t)out, .npages = total / 4096 };
-	unsigned char *raw, *p = buffer(total, 0, &raw, &raw_len);
+	unsigned char *p;
+	void *raw;
 	int fd = -1, ret = 0, k;
 
+	p = bench_aligned_buffer(total, MADV_NOHUGEPAGE, &raw, &raw_len);
 	if (!p)
 		return 1;
 	if (dev) {

@@ -112,29 +112,13 @@ static int dev_read(int fd, void *addr, size_t len)
 	return ioctl(fd, HMM_DMIRROR_READ, &cmd) ? -errno : 0;
 }
 
-/* A buffer of `size` bytes, aligned to 2 MiB, written by the CPU. */
-static void *buffer(size_t size, int advice, void **raw, size_t *raw_len)
-{
-	unsigned char *p;
-
-	*raw_len = size + 2 * MIB;
-	*raw = mmap(NULL, *raw_len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (*raw == MAP_FAILED)
-		return NULL;
-	p = (unsigned char *)(((uintptr_t)*raw + 2 * MIB - 1) & ~(2 * MIB - 1));
-	madvise(p, size, advice);
-	memset(p, 0x5a, size);
-	return p;
-}
-
 /* One measurement of `c` on device `dev` (-1: no device); < 0 on error. */
 static double measure(const struct bench_case *c, int dev)
 {
 	int calls = c->calls ? c->calls : 1, k;
 	size_t total = c->size * calls, raw_len, off;
 	void *raw;
-	unsigned char *p = buffer(total, c->madvise, &raw, &raw_len);
+	unsigned char *p = bench_aligned_buffer(total, c->madvise, &raw, &raw_len);
 	int fd = -1;
 	double t = -1, t0;
 
