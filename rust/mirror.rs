@@ -588,8 +588,8 @@ impl Table {
     /// Records the translations of the window of `hmm_pfns` from `start` on, writable where
     /// `write` and the CPU maps the page writable, marking those pages dirty; returns how many
     /// of the pages had no translation before, and the error, if any (`EFAULT` for an entry
-    /// `hmm_range_fault()` did not make valid: nothing stored; `ENOMEM`: the entries before the
-    /// one that failed are stored, and counted).
+    /// `hmm_range_fault()` did not make valid: nothing stored or marked; `ENOMEM`: the entries
+    /// before the one that failed are stored, and counted).
     ///
     /// # Safety
     ///
@@ -1468,6 +1468,17 @@ mod tests {
             assert_eq!((added, stored), (0, Err(EFAULT)));
             assert_eq!(table.lookup(at(2000)), None);
         }
+        // Nor marked dirty: the writable page before the bad entry stays clean.
+        let clean = kernel::page::Page::alloc_page(GFP_KERNEL)?;
+        // SAFETY: `clean` is a valid page.
+        let pfn = unsafe { helpers::rgup_helper_page_to_pfn(clean.as_ptr()) } as u64;
+        let window = [HMM_PFN_VALID | HMM_PFN_WRITE | pfn, 0];
+        // SAFETY: The valid entry is `clean`, valid until the end of the test (a page without a
+        // mapping, as above).
+        let (added, stored) = unsafe { table.store_window(at(2000), &window, true) };
+        assert_eq!((added, stored), (0, Err(EFAULT)));
+        // SAFETY: `clean` is a valid page.
+        assert!(!unsafe { helpers::rgup_helper_page_dirty(clean.as_ptr()) });
         assert_eq!(table.erase(at(0) - PAGE_SIZE, at(2001)), 1001);
         assert_eq!(table.writable.get(), 0);
         Ok(())

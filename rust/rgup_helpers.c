@@ -274,14 +274,13 @@ int rgup_helper_xa_store_hmm_pfns(struct xarray *xa, unsigned long first,
 	unsigned long i, new = 0;
 	long delta = 0;
 
-	for (i = 0; i < n; i++) {
-		unsigned long hmm_pfn = hmm_pfns[i];
-
-		if (!(hmm_pfn & HMM_PFN_VALID) || (hmm_pfn & HMM_PFN_ERROR))
+	/* The whole window first: an invalid entry leaves nothing marked either. */
+	for (i = 0; i < n; i++)
+		if (!(hmm_pfns[i] & HMM_PFN_VALID) || (hmm_pfns[i] & HMM_PFN_ERROR))
 			return -EFAULT;
-		if (write && (hmm_pfn & HMM_PFN_WRITE))
-			rgup_helper_page_mark_dirty_nosleep(hmm_pfn_to_page(hmm_pfn));
-	}
+	for (i = 0; write && i < n; i++)
+		if (hmm_pfns[i] & HMM_PFN_WRITE)
+			rgup_helper_page_mark_dirty_nosleep(hmm_pfn_to_page(hmm_pfns[i]));
 	/*
 	 * One walk along the indexes, where an xa_store() per page would take
 	 * the lock and walk from the root each time. On -ENOMEM xas_nomem()

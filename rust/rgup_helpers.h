@@ -152,9 +152,10 @@ unsigned long rgup_helper_xa_erase_values(struct xarray *xa, unsigned long first
  * index first + i, is xa_mk_value(pfn << 2 | w) (Entry::encode() in
  * rust/mirror.rs, not exclusive), w being write && HMM_PFN_WRITE. The pages
  * of w entries are marked dirty first. One pass under the xarray lock.
- * Returns 0, -EFAULT (an entry not valid: nothing stored) or -ENOMEM; *added
- * is how many stored entries had no translation before, *writable_delta the
- * change in writable entries, also on -ENOMEM (for those stored before it).
+ * Returns 0, -EFAULT (an entry not valid: nothing stored or marked) or
+ * -ENOMEM; *added is how many stored entries had no translation before,
+ * *writable_delta the change in writable entries, also on -ENOMEM (for those
+ * stored before it).
  */
 int rgup_helper_xa_store_hmm_pfns(struct xarray *xa, unsigned long first,
 				  const unsigned long *hmm_pfns, unsigned long n,
