@@ -153,6 +153,14 @@ impl DirtyPages {
         }
     }
 
+    /// Whether no page is dirty and no bitmap is allocated, for any `len`: the unpin needs
+    /// neither [`DirtyPages::get`] nor [`DirtyPages::free`] then.
+    #[inline(always)]
+    pub(crate) fn is_clean(&mut self) -> bool {
+        // No bit, no bitmap pointer, no `ALL` (type invariants).
+        *self.word.get_mut() == 0
+    }
+
     /// The dirty pages of `len`, for the unpin.
     ///
     /// # Safety

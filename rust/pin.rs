@@ -867,28 +867,40 @@ impl Drop for Pinning {
 /// batches of [`BATCH_PAGES`], rescheduling between them. (Of no pages: one call that does
 /// nothing.)
 ///
+/// One batch, the common case, is one call made in place; more go through an out-of-line loop,
+/// so that the callers (every unpin of rgup) keep fewer values across the call
+/// (`Documentation/rgup/performance.rst`, ninth round).
+///
 /// # Safety
 ///
 /// Each entry is a page pinned once by the caller, who does not use it after.
-///
-/// (A loop of its own rather than `chunks_mut().enumerate()`, whose counter and first-batch test
-/// are branches of their own in every unpin: one batch is a call and a test.)
 #[inline(always)]
 pub(crate) unsafe fn unpin_batches(pages: &mut [*mut bindings::page], dirty: bool) {
+    if pages.len() <= BATCH_PAGES {
+        // SAFETY: As the caller's (safety requirements).
+        unsafe { unpin_batch(pages.as_mut_ptr(), pages.len(), dirty) };
+    } else {
+        // SAFETY: As the caller's (safety requirements).
+        unsafe { unpin_large(pages, dirty) };
+    }
+}
+
+/// [`unpin_batches`] of more than one batch.
+///
+/// # Safety
+///
+/// As for [`unpin_batches`].
+///
+/// (A loop of its own rather than `chunks_mut()`, whose first-batch test is a branch of its own.)
+#[inline(never)]
+unsafe fn unpin_large(pages: &mut [*mut bindings::page], dirty: bool) {
     let mut batch = pages.as_mut_ptr();
     let mut left = pages.len();
     loop {
         let n = left.min(BATCH_PAGES);
         // SAFETY: `batch` is followed by `left >= n` of the pages, pinned once by the caller and
-        // not used after (safety requirements). (A clean batch goes straight to
-        // `unpin_user_pages()`, which `unpin_user_pages_dirty_lock(.., false)` would call.)
-        unsafe {
-            if dirty {
-                bindings::unpin_user_pages_dirty_lock(batch, n as c_ulong, true)
-            } else {
-                bindings::unpin_user_pages(batch, n as c_ulong)
-            }
-        };
+        // not used after (safety requirements).
+        unsafe { unpin_batch(batch, n, dirty) };
         left -= n;
         if left == 0 {
             break;
@@ -897,6 +909,25 @@ pub(crate) unsafe fn unpin_batches(pages: &mut [*mut bindings::page], dirty: boo
         batch = unsafe { batch.add(n) };
         cond_resched();
     }
+}
+
+/// Unpins the `n` pages at `pages`, dirtying them if `dirty`. (A clean batch goes straight to
+/// `unpin_user_pages()`, which `unpin_user_pages_dirty_lock(.., false)` would call.)
+///
+/// # Safety
+///
+/// `pages` is followed by `n <= BATCH_PAGES` pages, each pinned once by the caller, who does not
+/// use them after.
+#[inline(always)]
+unsafe fn unpin_batch(pages: *mut *mut bindings::page, n: usize, dirty: bool) {
+    // SAFETY: As required (safety requirements).
+    unsafe {
+        if dirty {
+            bindings::unpin_user_pages_dirty_lock(pages, n as c_ulong, true)
+        } else {
+            bindings::unpin_user_pages(pages, n as c_ulong)
+        }
+    };
 }
 
 impl PinnedPages {
@@ -1170,14 +1201,51 @@ impl Drop for PinnedPages {
         // `unpin_user_pages_dirty_lock()` takes folio locks: say so even for a pin of clean pages.
         might_sleep();
         let n = self.page_count();
+        if self.dirty.is_clean() {
+            // Nothing marked dirty (a read pin, or a write pin the device did not write): a plain
+            // unpin of every page, batch by batch. The marked case is out of line, so that this
+            // one saves and restores fewer registers (`Documentation/rgup/performance.rst`,
+            // ninth round).
+            // SAFETY: `pages` has `n` entries (type invariants), pinned by us, once; they are not
+            // used after this.
+            unsafe { unpin_batches(self.pages.as_mut_slice(n), false) };
+        } else {
+            // SAFETY: As above; `dirty` is of `n` pages (type invariants), and not used after.
+            unsafe { self.unpin_marked(n) };
+        }
+        // SAFETY: The word after the `n` pages is the charge of `n` pages, owned by us (type
+        // invariants); it is returned below, once.
+        let charge = unsafe { MemlockCharge::from_word(self.pages.word(n)) };
+        stats::GLOBAL.unpinned(n, if charge.is_some() { n } else { 0 });
+        // SAFETY: Each part is freed or returned once, here, and not used after: the pages are
+        // unpinned, so the array goes (the dirty bits went with the unpin), then the charge of
+        // the `n` pages (unpinned first, then uncharged).
+        unsafe {
+            self.pages.free();
+            if let Some(charge) = &charge {
+                charge.uncharge(n);
+            }
+        }
+    }
+}
+
+impl PinnedPages {
+    /// Unpins the `n` pages of a pin with pages marked dirty, dirtying those, and frees the dirty
+    /// bits: the part of the drop for pins the device wrote.
+    ///
+    /// # Safety
+    ///
+    /// `n` is [`PinnedPages::page_count`]; called once, by the drop, after which neither the
+    /// pages nor the dirty bits are used.
+    #[inline(never)]
+    unsafe fn unpin_marked(&mut self, n: usize) {
         // SAFETY: `pages` has `n` entries, `dirty` is of `n` pages (type invariants).
         let (pages, dirty) = unsafe { (self.pages.as_mut_slice(n), self.dirty.get(n)) };
         match dirty {
-            // Nothing marked dirty (a read pin, or a write pin the device did not write), or
-            // everything: the same unpin for every page, batch by batch, without a walk of bits.
             // SAFETY: By the type invariants the pages are pinned by us, once; they are not used
-            // after this.
+            // after this (safety requirements).
             Dirty::None => unsafe { unpin_batches(pages, false) },
+            // Everything: the same unpin for every page, without a walk of bits.
             // SAFETY: As above.
             Dirty::All => unsafe { unpin_batches(pages, true) },
             Dirty::Some(bitmap) => {
@@ -1201,20 +1269,8 @@ impl Drop for PinnedPages {
                 }
             }
         }
-        // SAFETY: The word after the `n` pages is the charge of `n` pages, owned by us (type
-        // invariants); it is returned below, once.
-        let charge = unsafe { MemlockCharge::from_word(self.pages.word(n)) };
-        stats::GLOBAL.unpinned(n, if charge.is_some() { n } else { 0 });
-        // SAFETY: Each part is freed or returned once, here, and not used after: the pages are
-        // unpinned, so the array and the dirty bits go, then the charge of the `n` pages
-        // (unpinned first, then uncharged).
-        unsafe {
-            self.pages.free();
-            self.dirty.free(n);
-            if let Some(charge) = &charge {
-                charge.uncharge(n);
-            }
-        }
+        // SAFETY: `dirty` is of `n` pages; freed once (safety requirements).
+        unsafe { self.dirty.free(n) };
     }
 }
 
