@@ -285,15 +285,13 @@ impl From<AllocError> for PinError {
     }
 }
 
-/// The pages covering a byte range.
+/// The pages covering a byte range. (Two words: passed by value in registers.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PageSpan {
     /// Address of the first page.
     pub(crate) first: usize,
     /// Number of pages.
     pub(crate) count: usize,
-    /// Offset of the range in the first page.
-    pub(crate) offset: usize,
 }
 
 impl PageSpan {
@@ -315,11 +313,7 @@ impl PageSpan {
         if count > MAX_PIN_PAGES {
             return Err(PinError::TooLarge);
         }
-        Ok(Self {
-            first,
-            count,
-            offset: addr - first,
-        })
+        Ok(Self { first, count })
     }
 
     fn end(&self) -> usize {
@@ -520,6 +514,11 @@ impl PinRequest {
     /// Pins the range of `mm`, whose user addresses end at `user_end`. Inlined into
     /// [`PinRequest::pin`] and [`PinRequest::pin_remote`]: a call less per pin (with `#[inline]`
     /// alone, LLVM keeps the one copy for two callers).
+    ///
+    /// The common case, a locked pin that one `pin_user_pages*()` call completes, is made here
+    /// without a [`Pinning`] guard, which LLVM keeps in memory for its out-of-line drop (stores
+    /// and loads in every pin, `Documentation/rgup/performance.rst`, ninth round); anything else
+    /// goes on in [`PinRequest::pin_rest`] with what was pinned.
     #[inline(always)]
     fn pin_mm(
         self,
@@ -528,15 +527,14 @@ impl PinRequest {
         user_end: usize,
     ) -> Result<PinnedPages, PinError> {
         let span = PageSpan::new(self.addr, self.len, user_end)?;
-        // Charged to the caller's memory cgroup: it lives as long as the pin. From here on,
-        // dropping `pinning` unpins whatever was pinned, then uncharges.
-        let mut pinning = Pinning {
-            pages: PageArray::new(span.count)?,
-            charge: None,
+        // Charged to the caller's memory cgroup: it lives as long as the pin. (Freed if the
+        // charge is refused.)
+        let mut pages = PageArray::new(span.count)?;
+        let charge = match self.accounting {
+            Accounting::Memlock => Some(MemlockCharge::new(mm, span.count)?),
+            Accounting::None => None,
         };
-        if self.accounting == Accounting::Memlock {
-            pinning.charge = Some(MemlockCharge::new(mm, span.count)?);
-        }
+        // From here to the end, no early return: the charge is handed on, whatever happens.
 
         let mut gup_flags = bindings::FOLL_LONGTERM;
         if self.access == Access::Write {
@@ -545,27 +543,113 @@ impl PinRequest {
         // The kernel's own `FOLL_LONGTERM` checks (`check_vma_flags()`, and `gup_fast()`'s per
         // folio) decide; rgup walks the VMAs only to explain a refusal (`explain`), so that a
         // successful pin costs what the C costs.
-        let method = if remote { Method::Locked } else { self.method };
-        if let Method::Fast { fallback } = method {
-            if let Err(e) = pinning.pin_fast(&span, gup_flags) {
-                return Err(explain(&mm.mmap_read_lock(), &span, self.access, false, e));
+        if !remote && self.method != Method::Locked {
+            let pinning = Pinning { pages, charge };
+            let start = Start::Fast;
+            return self.pin_rest(pinning, start, mm, remote, span, gup_flags);
+        }
+        let guard = mm.mmap_read_lock();
+        let buf = pages.spare_ptr();
+        // SAFETY: `buf` has room for `span.count` pages (the array's capacity); `guard` holds
+        // `mm`'s mmap read lock, as both functions require (and `mm` is current's mm when
+        // `!remote`); `locked` is NULL, so the lock is never dropped.
+        let ret = unsafe {
+            if remote {
+                bindings::pin_user_pages_remote(
+                    mm.as_raw(),
+                    span.first,
+                    span.count as c_ulong,
+                    gup_flags,
+                    buf,
+                    core::ptr::null_mut(),
+                )
+            } else {
+                bindings::pin_user_pages(span.first, span.count as c_ulong, gup_flags, buf)
             }
-            if pinning.pages.len() < span.count && !fallback {
-                let e = PinError::Incomplete {
-                    pinned: pinning.pages.len(),
-                    wanted: span.count,
+        };
+        // (An error is negative: never `span.count`, at most `MAX_PIN_PAGES`, as an unsigned.)
+        if ret as usize != span.count {
+            let pinning = Pinning { pages, charge };
+            let start = Start::Locked { guard, ret };
+            return self.pin_rest(pinning, start, mm, remote, span, gup_flags);
+        }
+        drop(guard);
+        // SAFETY: The kernel initialised and pinned the `span.count` entries.
+        unsafe { pages.inc_len(span.count) };
+        Ok(self.complete(pages, charge, &span))
+    }
+
+    /// The pin of [`PinRequest::pin_mm`] where one call did not complete it, from `start`;
+    /// `pinning` holds what was pinned.
+    #[inline(never)]
+    fn pin_rest(
+        self,
+        mut pinning: Pinning,
+        start: Start<'_>,
+        mm: &MmWithUser,
+        remote: bool,
+        span: PageSpan,
+        gup_flags: u32,
+    ) -> Result<PinnedPages, PinError> {
+        let span = &span;
+        let guard = match start {
+            Start::Locked { guard, ret } => {
+                let done = match ret {
+                    ..0 => Err(PinError::from_gup(ret as i32)),
+                    // `pin_user_pages*` return 0 rather than an error for invalid arguments.
+                    0 => Err(PinError::Incomplete {
+                        pinned: 0,
+                        wanted: span.count,
+                    }),
+                    _ => {
+                        // SAFETY: The kernel initialised and pinned the first `ret < span.count`
+                        // entries.
+                        unsafe { pinning.pages.inc_len(ret as usize) };
+                        pinning.pin_locked(&guard, mm, remote, span, gup_flags)
+                    }
                 };
-                return Err(explain(&mm.mmap_read_lock(), &span, self.access, false, e));
+                if let Err(e) = done {
+                    // Explained in the critical section where the kernel refused: the same VMAs.
+                    return Err(explain(&guard, span, self.access, remote, e));
+                }
+                guard
             }
-        }
-        if pinning.pages.len() < span.count {
-            let guard = mm.mmap_read_lock();
-            if let Err(e) = pinning.pin_locked(&guard, mm, remote, &span, gup_flags) {
-                // Explained in the critical section where the kernel refused: the same VMAs.
-                return Err(explain(&guard, &span, self.access, remote, e));
+            Start::Fast => {
+                if let Err(e) = pinning.pin_fast(span, gup_flags) {
+                    return Err(explain(&mm.mmap_read_lock(), span, self.access, false, e));
+                }
+                if pinning.pages.len() == span.count {
+                    let (pages, charge) = pinning.into_parts();
+                    return Ok(self.complete(pages, charge, span));
+                }
+                if self.method != (Method::Fast { fallback: true }) {
+                    let e = PinError::Incomplete {
+                        pinned: pinning.pages.len(),
+                        wanted: span.count,
+                    };
+                    return Err(explain(&mm.mmap_read_lock(), span, self.access, false, e));
+                }
+                let guard = mm.mmap_read_lock();
+                if let Err(e) = pinning.pin_locked(&guard, mm, remote, span, gup_flags) {
+                    return Err(explain(&guard, span, self.access, remote, e));
+                }
+                guard
             }
-        }
+        };
+        drop(guard);
         let (pages, charge) = pinning.into_parts();
+        Ok(self.complete(pages, charge, span))
+    }
+
+    /// The [`PinnedPages`] of this request: `pages` holds every page of `span`, pinned with the
+    /// flags of the request's access, and `charge`, if any, is of `span.count` pages.
+    #[inline(always)]
+    fn complete(
+        self,
+        pages: PageArray<1>,
+        charge: Option<MemlockCharge>,
+        span: &PageSpan,
+    ) -> PinnedPages {
         let charged = if charge.is_some() { span.count } else { 0 };
         stats::GLOBAL.pinned(span.count, charged);
         let write = if self.access == Access::Write {
@@ -579,13 +663,25 @@ impl PinRequest {
         // `PinnedPages` built before the pin was copied into it (`rep movsq`, a translated block
         // per word under TCG, `Documentation/rgup/performance.rst`, fourth round).
         // (`span.count` is the page count of `[addr, addr + len)`, which ends below `user_end`.)
-        Ok(PinnedPages {
+        PinnedPages {
             pages: pages.into_full(MemlockCharge::into_word(charge)),
             addr: self.addr,
             len_access: self.len | write,
             dirty: DirtyPages::new(),
-        })
+        }
     }
+}
+
+/// Where [`PinRequest::pin_rest`] starts.
+enum Start<'a> {
+    /// With the fast method (never remote): nothing pinned yet.
+    Fast,
+    /// With the locked method, under `guard`, where the first call returned `ret`, short of the
+    /// range or an error.
+    Locked {
+        guard: MmapReadGuard<'a>,
+        ret: c_long,
+    },
 }
 
 /// The error of a pin that failed with `err`, explained: when the kernel's answer can be a
@@ -934,7 +1030,9 @@ impl PinnedPages {
     /// Number of pages pinned.
     #[inline]
     pub fn page_count(&self) -> usize {
-        (self.offset() + self.len()).div_ceil(PAGE_SIZE)
+        // `len < WRITE` (type invariants) and `offset < PAGE_SIZE`: the sum does not wrap. (Not
+        // `div_ceil()`, a test and a carry more in every unpin.)
+        (self.offset() + self.len() + (PAGE_SIZE - 1)) >> PAGE_SHIFT
     }
 
     /// The user address the request started at.
@@ -1373,7 +1471,6 @@ mod tests {
             Ok(PageSpan {
                 first: 0x1000_0000,
                 count: 1,
-                offset: 0x123
             })
         );
     }
@@ -1381,7 +1478,7 @@ mod tests {
     #[test]
     fn span_crossing_a_page_boundary() {
         let s = PageSpan::new(0x1000_0fff, 2, END).unwrap();
-        assert_eq!((s.first, s.count, s.offset), (0x1000_0000, 2, 0xfff));
+        assert_eq!((s.first, s.count), (0x1000_0000, 2));
         let s = PageSpan::new(0x1000_0000, PAGE_SIZE, END).unwrap();
         assert_eq!(s.count, 1);
         let s = PageSpan::new(0x1000_0000, PAGE_SIZE + 1, END).unwrap();
