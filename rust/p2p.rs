@@ -62,7 +62,10 @@ use crate::{
     },
     stats, //
 };
-use core::mem::ManuallyDrop;
+use core::{
+    marker::PhantomData,
+    mem::ManuallyDrop, //
+};
 use kernel::{
     bindings,
     device::{
@@ -124,18 +127,15 @@ impl From<kernel::alloc::AllocError> for P2pError {
     }
 }
 
-/// Pages pinned (short-term, `FOLL_PIN`) for one list; unpinned on drop.
-///
-/// # Invariants
-///
-/// Every entry is a page pinned once by this object and not yet unpinned.
-struct ShortPin {
-    // Freed by `ShortPin::release()`, after the unpin.
-    pages: ManuallyDrop<PageArray>,
-    unpin: UnpinAs,
+/// How the pages of a list are held, and given back when it goes.
+enum Memory {
+    /// A user range, pinned short-term (`FOLL_PIN`), unpinned as said.
+    User(UnpinAs),
+    /// A provider's P2P memory, allocated for the list.
+    P2pmem(P2pAlloc),
 }
 
-/// How the pages of a [`ShortPin`] are unpinned. Peer memory is never dirtied (it is not page
+/// How the pages of a user range are unpinned. Peer memory is never dirtied (it is not page
 /// cache); system RAM the device may have written is.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum UnpinAs {
@@ -162,59 +162,15 @@ impl UnpinAs {
     }
 }
 
-impl Drop for ShortPin {
-    fn drop(&mut self) {
-        // SAFETY: Once, by the drop.
-        unsafe { self.release() };
-    }
-}
-
-impl ShortPin {
-    /// Unpins the pages and frees the array: the drop, for [`DmaOnlySgt`]'s, which releases its
-    /// backing inline (through the drop glue of `Backing` it was two calls more).
-    ///
-    /// # Safety
-    ///
-    /// Called once, after which the pin is neither used nor dropped.
-    #[inline(always)]
-    unsafe fn release(&mut self) {
-        // `unpin_user_pages_dirty_lock()` takes folio locks.
-        might_sleep();
-        if self.unpin != UnpinAs::ByPage {
-            // The same for every page, in batches.
-            // SAFETY: The pages are pinned by us, once (type invariant), all system RAM when
-            // dirtied (`UnpinAs`); not used after.
-            unsafe { unpin_batches(self.pages.as_mut_slice(), self.unpin == UnpinAs::Dirty) };
-        } else {
-            for (n, &page) in self.pages.as_slice().iter().enumerate() {
-                if n > 0 && n % BATCH_PAGES == 0 {
-                    cond_resched();
-                }
-                let mut one = page;
-                // SAFETY: The page is pinned by us (type invariant); system RAM the device may
-                // have written is dirtied, peer memory never (it is not page cache).
-                unsafe {
-                    let dirty = !helpers::rgup_helper_page_is_device(page);
-                    bindings::unpin_user_pages_dirty_lock(&mut one, 1, dirty)
-                };
-            }
-        }
-        // SAFETY: Once (safety requirement), and the pages are unpinned.
-        unsafe { ManuallyDrop::drop(&mut self.pages) };
-    }
-}
-
 /// Memory taken from a provider's P2P pool (`pci_alloc_p2pmem()`); returned on drop.
 ///
 /// # Invariants
 ///
-/// `vaddr` is an allocation of `size` bytes from `provider`'s pool, and `pages` its pages;
-/// `provider` is referenced.
+/// `vaddr` is an allocation of `size` bytes from `provider`'s pool; `provider` is referenced.
 struct P2pAlloc {
     provider: *mut bindings::pci_dev,
     vaddr: *mut kernel::ffi::c_void,
     size: usize,
-    pages: KVVec<*mut bindings::page>,
 }
 
 impl Drop for P2pAlloc {
@@ -227,33 +183,90 @@ impl Drop for P2pAlloc {
     }
 }
 
-/// What keeps the pages of a list alive while it is mapped.
+/// The page array of a list: its pages, then, in the same allocation, room for the list's
+/// [`ListState`] (the C drivers keep their `struct sg_table` beside their page array in one
+/// structure too).
+type ListPageArray = PageArray<LIST_STATE_WORDS>;
+
+/// The words of a [`ListState`], after the pages.
+const LIST_STATE_WORDS: usize = size_of::<ListState<'static>>().div_ceil(size_of::<usize>());
+
+// The state is written at a word boundary after the pages.
+const _: () = assert!(align_of::<ListState<'static>>() <= align_of::<usize>());
+
+/// The pages of a list being made and the memory they are in: given back (unpinned, or returned
+/// to the provider) and the array freed on drop, if the list is not made.
 ///
-/// Moved into the list when it is made, by copy: four words at most are four moves, more are a
-/// `rep movsq`, a translated block per word under TCG (`Documentation/rgup/performance.rst`,
-/// fifth round). A P2P allocation, the rare case, is boxed to keep it so.
-enum Backing {
-    /// A user range, pinned short-term.
-    User(ShortPin),
-    /// A provider's P2P memory, allocated for the list.
-    P2pmem(KBox<P2pAlloc>),
+/// # Invariants
+///
+/// Every entry of `pages` is a page of `memory`: with [`Memory::User`], pinned once by this
+/// object and not yet unpinned.
+struct ListPages {
+    // Both released by `release_pages()`: the pages given back, then the array freed.
+    pages: ManuallyDrop<ListPageArray>,
+    memory: ManuallyDrop<Memory>,
 }
 
-const _: () = assert!(size_of::<Backing>() <= 4 * size_of::<usize>());
-
-impl Backing {
-    fn pages(&self) -> &[*mut bindings::page] {
-        match self {
-            Backing::User(pin) => pin.pages.as_slice(),
-            Backing::P2pmem(alloc) => &alloc.pages,
-        }
+impl Drop for ListPages {
+    fn drop(&mut self) {
+        // SAFETY: The pages are of `memory` (type invariants); released once, by the drop.
+        unsafe { release_pages(&mut self.pages, &mut self.memory) };
     }
 }
 
-// SAFETY: Pins and P2P allocations may be released from any thread.
-unsafe impl Send for Backing {}
-// SAFETY: Shared references only read the page array.
-unsafe impl Sync for Backing {}
+/// Gives back the pages of `pages` (unpins them, or returns the P2P memory), then frees the
+/// array.
+///
+/// # Safety
+///
+/// Every entry of `pages` is a page of `memory` (with [`Memory::User`], pinned once by the
+/// caller); called once, after which neither is used nor dropped.
+#[inline(always)]
+unsafe fn release_pages(
+    pages: &mut ManuallyDrop<ListPageArray>,
+    memory: &mut ManuallyDrop<Memory>,
+) {
+    // `unpin_user_pages_dirty_lock()` takes folio locks.
+    might_sleep();
+    match &mut **memory {
+        Memory::User(UnpinAs::ByPage) => {
+            for (n, &page) in pages.as_slice().iter().enumerate() {
+                if n > 0 && n % BATCH_PAGES == 0 {
+                    cond_resched();
+                }
+                let mut one = page;
+                // SAFETY: The page is pinned by the caller (safety requirements); system RAM the
+                // device may have written is dirtied, peer memory never (it is not page cache).
+                unsafe {
+                    let dirty = !helpers::rgup_helper_page_is_device(page);
+                    bindings::unpin_user_pages_dirty_lock(&mut one, 1, dirty)
+                };
+            }
+        }
+        // The same for every page, in batches.
+        // SAFETY: The pages are pinned by the caller, once (safety requirements), all system RAM
+        // when dirtied (`UnpinAs`); not used after.
+        Memory::User(unpin) => unsafe {
+            unpin_batches(pages.as_mut_slice(), *unpin == UnpinAs::Dirty)
+        },
+        // SAFETY: Dropped once (safety requirements): returned to the provider.
+        Memory::P2pmem(alloc) => unsafe { core::ptr::drop_in_place(alloc) },
+    }
+    // SAFETY: Once (safety requirements), and the pages are given back.
+    unsafe { ManuallyDrop::drop(pages) };
+}
+
+/// What a [`DmaOnlySgt`] owns besides its page array, kept after the pages in the array's
+/// allocation: the list is then two words, and every move of it (out of the `Result` it is made
+/// in, into a driver's structure) two moves, where twelve words were a `rep movsq`, a
+/// translated block per word under TCG (`Documentation/rgup/performance.rst`, ninth round).
+struct ListState<'a> {
+    // Released by the list's drop, before the pages are given back.
+    mapping: ManuallyDrop<DmaMapping<'a>>,
+    // Given back by the list's drop (`release_pages()`).
+    memory: ManuallyDrop<Memory>,
+    len: usize,
+}
 
 /// A DMA-only scatterlist: the segments one bound device uses to reach (peer) memory.
 ///
@@ -263,14 +276,23 @@ unsafe impl Sync for Backing {}
 ///
 /// # Invariants
 ///
-/// `mapping` maps exactly the pages of `backing` (from `offset` in the first, `len` bytes) for
-/// the client, in its direction (its segments merged and split by [`crate::dma::push_segment`]
-/// with the client's limits). `mapping` is dropped before `backing`.
+/// `pages`' allocation holds a `ListState` in its words after the pages, initialised, in which
+/// `mapping` maps exactly the pages of `pages` (from an offset in the first, `len` bytes) for the
+/// client, in its direction (its segments merged and split by [`crate::dma::push_segment`] with
+/// the client's limits), and every page of `pages` is of `memory` (with `Memory::User`, pinned
+/// once by this object). The mapping is released before the pages are given back.
 pub struct DmaOnlySgt<'a> {
-    mapping: ManuallyDrop<DmaMapping<'a>>,
-    backing: ManuallyDrop<Backing>,
-    len: usize,
+    pages: ManuallyDrop<ListPageArray>,
+    _state: PhantomData<ListState<'a>>,
 }
+
+// SAFETY: The mapping may be unmapped, pins released and P2P memory returned from any thread.
+unsafe impl Send for DmaOnlySgt<'_> {}
+// SAFETY: Shared references only read the DMA list and the length.
+unsafe impl Sync for DmaOnlySgt<'_> {}
+
+// Two words: every move of a list is two moves.
+const _: () = assert!(size_of::<DmaOnlySgt<'static>>() <= 2 * size_of::<usize>());
 
 impl<'a> DmaOnlySgt<'a> {
     /// Maps the current process's `[addr, addr + len)` for `dev`, which DMAs in direction `dir`.
@@ -298,7 +320,7 @@ impl<'a> DmaOnlySgt<'a> {
         // (Wrapping operations, where the plain ones would check it in every list with
         // `CONFIG_RUST_OVERFLOW_CHECKS`.)
         let npages = end.wrapping_sub(first).div_ceil(PAGE_SIZE);
-        let pages = PageArray::new(npages)?;
+        let pages = ListPageArray::new(npages)?;
         // Whether the device may write the pages (with `DataDirection::None` it does nothing:
         // the mapping refuses it).
         let device_writes = matches!(
@@ -311,9 +333,9 @@ impl<'a> DmaOnlySgt<'a> {
         }
         // INVARIANT: Empty; then it holds what was pinned, unpinned on drop if anything fails
         // (clean: the device has not seen the pages yet).
-        let mut pin = ShortPin {
+        let mut pin = ListPages {
             pages: ManuallyDrop::new(pages),
-            unpin: UnpinAs::Clean,
+            memory: ManuallyDrop::new(Memory::User(UnpinAs::Clean)),
         };
         // `npages > 0`: a test at the end of each batch, none before the first.
         loop {
@@ -351,8 +373,10 @@ impl<'a> DmaOnlySgt<'a> {
                 npages as c_ulong,
             )
         };
-        pin.unpin = UnpinAs::of(device_writes, p2p_pages as usize, npages);
-        Self::map(dev, Backing::User(pin), addr.wrapping_sub(first), len, dir)
+        let unpin = UnpinAs::of(device_writes, p2p_pages as usize, npages);
+        // (What it replaces owns nothing.)
+        pin.memory = ManuallyDrop::new(Memory::User(unpin));
+        Self::map(dev, pin, addr.wrapping_sub(first), len, dir)
     }
 
     /// Allocates `len` bytes of P2P memory from the published provider closest to `dev`
@@ -385,43 +409,52 @@ impl<'a> DmaOnlySgt<'a> {
             unsafe { helpers::rgup_helper_pci_dev_put(provider) };
             return Err(P2pError::Kernel(ENOMEM));
         }
+        // INVARIANT: Allocated above. Returned by its drop if the array cannot be allocated.
         let alloc = P2pAlloc {
             provider,
             vaddr,
             size,
-            pages: KVVec::new(),
         };
-        // Returned by its drop if the box cannot be allocated.
-        let mut alloc = KBox::new(alloc, GFP_KERNEL)?;
-        for off in (0..size).step_by(PAGE_SIZE) {
-            // SAFETY: `vaddr + off` is inside the allocation, P2P memory with `struct page`s
-            // (mapped by `devm_memremap_pages()`).
-            let page =
-                unsafe { helpers::rgup_helper_virt_to_page(vaddr.cast::<u8>().add(off).cast()) };
-            alloc.pages.push(page, GFP_KERNEL)?;
+        let npages = size / PAGE_SIZE;
+        let mut pages = ListPageArray::new(npages)?;
+        for i in 0..npages {
+            // SAFETY: `vaddr + i * PAGE_SIZE` is inside the allocation, P2P memory with
+            // `struct page`s (mapped by `devm_memremap_pages()`); `i < npages`, the array's
+            // capacity: there is room for the entry, written and then counted.
+            unsafe {
+                let page =
+                    helpers::rgup_helper_virt_to_page(vaddr.cast::<u8>().add(i * PAGE_SIZE).cast());
+                pages.spare_ptr().write(page);
+                pages.inc_len(1);
+            }
         }
-        Self::map(dev, Backing::P2pmem(alloc), 0, len, dir)
+        // INVARIANT: Every entry is a page of the allocation.
+        let pages = ListPages {
+            pages: ManuallyDrop::new(pages),
+            memory: ManuallyDrop::new(Memory::P2pmem(alloc)),
+        };
+        Self::map(dev, pages, 0, len, dir)
     }
 
-    /// Maps the pages of `backing` ([`DmaMapping`] reads the segments). (`inline(always)`: with
-    /// `#[inline]` LLVM keeps one copy for [`DmaOnlySgt::from_user`] and
-    /// [`DmaOnlySgt::from_p2pmem`], at `-Copt-level=s`.)
+    /// Maps `pages` ([`DmaMapping`] reads the segments). (`inline(always)`: with `#[inline]` LLVM
+    /// keeps one copy for [`DmaOnlySgt::from_user`] and [`DmaOnlySgt::from_p2pmem`], at
+    /// `-Copt-level=s`.)
     #[inline(always)]
     fn map(
         dev: &'a Device<Bound>,
-        backing: Backing,
+        pages: ListPages,
         offset: usize,
         len: usize,
         dir: DataDirection,
     ) -> Result<Self, P2pError> {
-        // SAFETY: The slice is the heap buffer of the backing's page array, which is neither
-        // freed nor changed until the backing is dropped, after the mapping (type invariant);
-        // it does not move with `backing`.
-        let pages: &'a [*mut bindings::page] =
-            unsafe { &*core::ptr::from_ref::<[*mut bindings::page]>(backing.pages()) };
+        // SAFETY: The slice is the heap buffer of the page array, which is neither freed nor
+        // changed until the pages are given back, after the mapping (type invariant); it does
+        // not move with `pages`.
+        let raw: &'a [*mut bindings::page] =
+            unsafe { &*core::ptr::from_ref::<[*mut bindings::page]>(pages.pages.as_slice()) };
         // `dma_map_sgtable()` refuses a peer page the client cannot reach with `EREMOTEIO`.
-        // SAFETY: `backing` keeps the pages alive until it is dropped, after the mapping.
-        let mapping = unsafe { DmaMapping::new(pages, offset, len, dev, dir) }.map_err(|e| {
+        // SAFETY: `pages` keeps the pages alive until they are given back, after the mapping.
+        let mapping = unsafe { DmaMapping::new(raw, offset, len, dev, dir) }.map_err(|e| {
             if e == EREMOTEIO {
                 P2pError::Unreachable
             } else {
@@ -429,48 +462,71 @@ impl<'a> DmaOnlySgt<'a> {
             }
         })?;
         stats::GLOBAL.p2p_mapped(mapping.segment_count());
-        // INVARIANT: As built above.
-        Ok(Self {
+        let pages = ManuallyDrop::new(pages);
+        // SAFETY: `pages` is not dropped: the array and the memory move out once.
+        let (array, memory) = unsafe {
+            (
+                core::ptr::read(&pages.pages),
+                core::ptr::read(&pages.memory),
+            )
+        };
+        let state = ListState {
             mapping: ManuallyDrop::new(mapping),
-            backing: ManuallyDrop::new(backing),
+            memory,
             len,
+        };
+        // SAFETY: The array's tail has room for `LIST_STATE_WORDS` words, at a word boundary
+        // (asserted at `LIST_STATE_WORDS`), uninitialised and unused until now.
+        unsafe { array.tail().cast::<ListState<'a>>().write(state) };
+        // INVARIANT: The state is written; the mapping maps the array's pages, of `memory`.
+        Ok(Self {
+            pages: array,
+            _state: PhantomData,
         })
+    }
+
+    /// The list's state, after the pages.
+    #[inline(always)]
+    fn state(&self) -> &ListState<'a> {
+        // SAFETY: Initialised, and neither changed nor freed while the list is borrowed (type
+        // invariants).
+        unsafe { self.pages.tail().cast::<ListState<'a>>().as_ref() }
     }
 
     /// The segments, in the order of the range.
     #[inline]
     pub fn segments(&self) -> &[Segment] {
-        self.mapping.segments()
+        self.state().mapping.segments()
     }
 
     /// The direction the list was mapped for.
     pub fn direction(&self) -> DataDirection {
-        self.mapping.direction()
+        self.state().mapping.direction()
     }
 
     /// The number of bytes the list covers.
     pub fn len(&self) -> usize {
-        self.len
+        self.state().len
     }
 
     /// Never true: a list covers at least one byte.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 }
 
 impl Drop for DmaOnlySgt<'_> {
     fn drop(&mut self) {
-        stats::GLOBAL.p2p_unmapped(self.mapping.segment_count());
-        // SAFETY: Released once, here, mapping first (type invariant), then the memory under it;
-        // neither is used or dropped after. A pin is released inline; a `ShortPin` owns nothing
-        // else, so `Backing::User` needs no drop after it.
+        let state = self.pages.tail().cast::<ListState<'_>>().as_ptr();
+        // SAFETY: The state is initialised (type invariants), and in the array's allocation,
+        // which is freed last, by `release_pages()`: the memory is moved out of it first, and
+        // the references made here end before. Released once, here, the mapping first (type
+        // invariants), then the pages under it; none of it is used or dropped after.
         unsafe {
-            self.mapping.release();
-            match &mut *self.backing {
-                Backing::User(pin) => pin.release(),
-                Backing::P2pmem(_) => ManuallyDrop::drop(&mut self.backing),
-            }
+            stats::GLOBAL.p2p_unmapped((*state).mapping.segment_count());
+            (*state).mapping.release();
+            let mut memory = core::ptr::read(&(*state).memory);
+            release_pages(&mut self.pages, &mut memory);
         }
     }
 }

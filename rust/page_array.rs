@@ -27,8 +27,8 @@ use kernel::{
 /// # Invariants
 ///
 /// `ptr` is a `kvmalloc_array()` allocation of `cap + WORDS` page pointers, of which the first
-/// `len <= cap` are initialised. `WORDS` is 0 or 1: with 1, the word after the `cap` pages is for
-/// the owner of the full array ([`FullPageArray`]).
+/// `len <= cap` are initialised. The `WORDS` words after the `cap` pages are the owner's (the
+/// word of a [`FullPageArray`], the state of a [`crate::p2p::DmaOnlySgt`]).
 pub(crate) struct PageArray<const WORDS: usize = 0> {
     ptr: NonNull<*mut bindings::page>,
     // `u32`: at most `INT_MAX` bytes of pointers (`new`). The array is in every pin, and every
@@ -44,7 +44,7 @@ impl<const WORDS: usize> PageArray<WORDS> {
     /// ([`kernel::alloc::Flags`] cannot be passed on to C, hence no flags argument.)
     pub(crate) fn new(cap: usize) -> Result<Self, AllocError> {
         // `kvmalloc()` warns above `INT_MAX` bytes; refuse those sizes here instead.
-        const { assert!(WORDS <= 1) };
+        const { assert!(WORDS <= 64) };
         if cap > i32::MAX as usize / size_of::<*mut bindings::page>() - WORDS {
             return Err(AllocError);
         }
@@ -116,6 +116,15 @@ impl<const WORDS: usize> PageArray<WORDS> {
     pub(crate) fn as_mut_slice(&mut self) -> &mut [*mut bindings::page] {
         // SAFETY: As in `as_slice`, and `&mut self` is exclusive.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len()) }
+    }
+
+    /// The owner's `WORDS` words after the `cap` entries: word-aligned, uninitialised until the
+    /// owner writes them, freed with the array.
+    #[inline(always)]
+    pub(crate) fn tail(&self) -> NonNull<usize> {
+        // SAFETY: `cap` entries, then `WORDS` words, are allocated (type invariants): the result
+        // is at most one past the end of the allocation, and not null.
+        unsafe { NonNull::new_unchecked(self.ptr.as_ptr().add(self.capacity()).cast()) }
     }
 }
 
