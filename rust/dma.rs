@@ -570,21 +570,26 @@ impl<'a> DmaMapping<'a> {
             unsafe { bindings::sg_free_table(&mut sgt) };
             return Err(Error::from_errno(ret));
         }
-        // INVARIANT: Mapped above, over pages the caller keeps pinned for `'a`; `segments` is
-        // filled with the DMA list below before `mapping` is returned (dropped on error: unmapped
-        // and freed).
-        let mut mapping = Self {
+        // Read before the mapping is made (rather than made with an empty list and filled),
+        // so that its fields are written once.
+        // SAFETY: The table is mapped (above), until it is unmapped below or by the mapping.
+        let segments = match unsafe { MappedSegments::read(&sgt, limits) } {
+            Ok(segments) => segments,
+            Err(e) => {
+                // SAFETY: Mapped above for `raw_dev`, bound, in `dir`; not used after.
+                unsafe { unmap_table(raw_dev, &mut sgt, dir) };
+                return Err(e);
+            }
+        };
+        // INVARIANT: Mapped above, over pages the caller keeps pinned for `'a`; `segments` is its
+        // DMA list.
+        Ok(Self {
             sgt,
             dev,
             dir,
-            segments: ManuallyDrop::new(MappedSegments::Many(KVVec::new())),
+            segments: ManuallyDrop::new(segments),
             _pages: PhantomData,
-        };
-        // SAFETY: The table is mapped (above) until `mapping` is dropped. (The empty list it
-        // replaces owns no memory.)
-        mapping.segments =
-            ManuallyDrop::new(unsafe { MappedSegments::read(&mapping.sgt, limits) }?);
-        Ok(mapping)
+        })
     }
 
     /// The DMA segments, in order (the DMA list of the table).
@@ -615,23 +620,40 @@ impl DmaMapping<'_> {
     /// Called once, after which the mapping is neither used nor dropped.
     #[inline(always)]
     pub(crate) unsafe fn release(&mut self) {
-        let sgt = &mut self.sgt;
         // SAFETY: By the type invariants the table is mapped for `dev` in `dir`; the device is
-        // still bound (we borrow `Device<Bound>`). The unmap is what the static inline
-        // `dma_unmap_sgtable()` does, without a helper call to reach it. The list is dropped
-        // once (safety requirement).
+        // still bound (we borrow `Device<Bound>`). The list is dropped once (safety
+        // requirement).
         unsafe {
-            bindings::dma_unmap_sg_attrs(
-                raw_device(self.dev),
-                sgt.sgl,
-                // At most `MAX_PIN_PAGES` entries.
-                sgt.orig_nents as i32,
-                self.dir.into(),
-                0,
-            );
-            bindings::sg_free_table(sgt);
+            unmap_table(raw_device(self.dev), &mut self.sgt, self.dir);
             ManuallyDrop::drop(&mut self.segments);
         }
+    }
+}
+
+/// Unmaps `sgt` and frees it: what the static inline `dma_unmap_sgtable()` does, without a helper
+/// call to reach it, then `sg_free_table()`.
+///
+/// # Safety
+///
+/// `sgt` was mapped by `dma_map_sgtable()` for `dev`, still bound, in direction `dir`; neither
+/// the table nor its mapping is used after.
+#[inline(always)]
+unsafe fn unmap_table(
+    dev: *mut bindings::device,
+    sgt: &mut bindings::sg_table,
+    dir: DataDirection,
+) {
+    // SAFETY: As required (safety requirements).
+    unsafe {
+        bindings::dma_unmap_sg_attrs(
+            dev,
+            sgt.sgl,
+            // At most `MAX_PIN_PAGES` entries.
+            sgt.orig_nents as i32,
+            dir.into(),
+            0,
+        );
+        bindings::sg_free_table(sgt);
     }
 }
 

@@ -131,8 +131,10 @@ impl From<kernel::alloc::AllocError> for P2pError {
 enum Memory {
     /// A user range, pinned short-term (`FOLL_PIN`), unpinned as said.
     User(UnpinAs),
-    /// A provider's P2P memory, allocated for the list.
-    P2pmem(P2pAlloc),
+    /// A provider's P2P memory, allocated for the list. (Boxed, the rare case: a `Memory` is
+    /// then two words, and the pages of a list being made, four: moved by four moves, where
+    /// more are a `rep movsq`, a translated block per word under TCG.)
+    P2pmem(KBox<P2pAlloc>),
 }
 
 /// How the pages of a user range are unpinned. Peer memory is never dirtied (it is not page
@@ -190,6 +192,9 @@ type ListPageArray = PageArray<LIST_STATE_WORDS>;
 
 /// The words of a [`ListState`], after the pages.
 const LIST_STATE_WORDS: usize = size_of::<ListState<'static>>().div_ceil(size_of::<usize>());
+
+// The pages of a list being made move by four moves (see `Memory::P2pmem`).
+const _: () = assert!(size_of::<ListPages>() <= 4 * size_of::<usize>());
 
 // The state is written at a word boundary after the pages.
 const _: () = assert!(align_of::<ListState<'static>>() <= align_of::<usize>());
@@ -249,7 +254,8 @@ unsafe fn release_pages(
         Memory::User(unpin) => unsafe {
             unpin_batches(pages.as_mut_slice(), *unpin == UnpinAs::Dirty)
         },
-        // SAFETY: Dropped once (safety requirements): returned to the provider.
+        // SAFETY: Dropped once (safety requirements): returned to the provider, and the box
+        // freed.
         Memory::P2pmem(alloc) => unsafe { core::ptr::drop_in_place(alloc) },
     }
     // SAFETY: Once (safety requirements), and the pages are given back.
@@ -409,12 +415,14 @@ impl<'a> DmaOnlySgt<'a> {
             unsafe { helpers::rgup_helper_pci_dev_put(provider) };
             return Err(P2pError::Kernel(ENOMEM));
         }
-        // INVARIANT: Allocated above. Returned by its drop if the array cannot be allocated.
+        // INVARIANT: Allocated above. Returned by its drop if the box or the array cannot be
+        // allocated.
         let alloc = P2pAlloc {
             provider,
             vaddr,
             size,
         };
+        let alloc = KBox::new(alloc, GFP_KERNEL)?;
         let npages = size / PAGE_SIZE;
         let mut pages = ListPageArray::new(npages)?;
         for i in 0..npages {
