@@ -11,9 +11,9 @@
 #                     boot: results.md, results.csv and PNG plots in
 #                     ~/.cache/rgup/logs/bench-<time>/ (installs python3-matplotlib)
 #   make bench-pin|bench-mirror|bench-p2p|bench-dma   one of them, the same way
-#   make bench-count  instructions and TCG blocks per pin, P2P map and mirror fault-in,
-#                     by kernel symbol: rgup, the floor and the C (count-bench.sh; a QEMU
-#                     plugin)
+#   make bench-count  instructions and TCG blocks per pin, P2P map, mirror fault-in,
+#                     munmap and pin through gup_test's uAPI, by kernel symbol: rgup,
+#                     the floor and the C (count-bench.sh; a QEMU plugin)
 #   make sdk          what an outside driver builds against, in
 #                     sdk/<kernel release>/ (SDK_DIR=... to choose)
 #   make install      rgup.ko into /lib/modules/<release>/updates/, depmod, and

@@ -12,6 +12,9 @@
 #   mirror-thp.txt  the same of THPs
 #   munmap.txt      a munmap() of one mirrored page, of 16 in a row
 #                   (rgup's, test_hmm's, and of pages no device mirrors)
+#   uapi.txt        a 4 KiB pin through gup_test's uAPI: the system calls
+#                   PIN_LONGTERM_TEST_START + _STOP (rgup's
+#                   /dev/rgup_gup_test, gup_test's)
 #
 # the instructions and the translated blocks of QEMU's TCG, counted by a TCG
 # plugin (qemu_tbcount.c) between the markers rgup_count_bench executes
@@ -35,6 +38,7 @@ calls64=$(( (calls + 19) / 20 ))
 faults=3
 unmaps=10
 unmaps_per_window=16	# UNMAPS of rgup_count_bench.c
+uapi=$(( (ops + 9) / 10 ))	# START + STOP pairs per node
 make -s modules
 make -s -C "$here" rgup_count_bench qemu_tbcount.so
 out=$RGUP_LOGS/count-$(date +%Y%m%d-%H%M%S)
@@ -46,7 +50,8 @@ windows=(pin-0 1 pin-6 1 pin-1 1 p2p-0 1 p2p-3 1 p2p-1 1
 	p2p64-0 1 p2p64-3 1 p2p64-1 1
 	mirror-rgup "$faults" mirror-test_hmm "$faults"
 	mirror_thp-rgup "$faults" mirror_thp-test_hmm "$faults"
-	munmap-rgup "$unmaps" munmap-test_hmm "$unmaps" munmap-none "$unmaps")
+	munmap-rgup "$unmaps" munmap-test_hmm "$unmaps" munmap-none "$unmaps"
+	uapi-rgup 1 uapi-gup_test 1)
 bench=$here/rgup_count_bench
 guest="insmod $RGUP_ROOT/rgup.ko && insmod $RGUP_ROOT/rgup_test.ko &&
 	insmod $RGUP_KBUILD/lib/test_hmm.ko && insmod $RGUP_ROOT/rgup_bench.ko &&
@@ -54,8 +59,10 @@ guest="insmod $RGUP_ROOT/rgup.ko && insmod $RGUP_ROOT/rgup_test.ko &&
 	$bench p2p 031 262144 $calls64 &&
 	$bench mirror 01 8388608 $faults && $bench mirror-thp 01 8388608 $faults &&
 	$bench munmap 012 4096 $unmaps &&
+	{ mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug; } &&
+	$bench uapi 01 4096 $uapi &&
 	cat /proc/kallsyms > $out/kallsyms.txt"
-rgup_stage "count: one boot, 1 vCPU: pins, P2P maps, mirror fault-ins, munmaps"
+rgup_stage "count: one boot, 1 vCPU: pins, P2P maps, mirror fault-ins, munmaps, uAPI pins"
 timeout -k 15 3600 vng --run "$RGUP_KBUILD" --disable-kvm --disable-microvm --force-9p \
 	--cpus 1 --memory 2G --append "oops=panic panic=-1" --rwdir "$out" \
 	"--qemu-opts=-plugin $here/qemu_tbcount.so,arg=out=$out/tb" \
@@ -85,8 +92,9 @@ report p2p-64.txt $((calls64 * 1000)) p2p64-0 p2p64-3 p2p64-1
 report mirror.txt "$faults" mirror-rgup mirror-test_hmm
 report mirror-thp.txt "$faults" mirror_thp-rgup mirror_thp-test_hmm
 report munmap.txt $((unmaps * unmaps_per_window)) munmap-rgup munmap-test_hmm munmap-none
-for f in pin p2p p2p-64 mirror mirror-thp munmap; do
+report uapi.txt "$uapi" uapi-rgup uapi-gup_test
+for f in pin p2p p2p-64 mirror mirror-thp munmap uapi; do
 	echo "== $f"
 	head -n 5 "$out/$f.txt"
 done
-echo "counts: $out/{pin,p2p,p2p-64,mirror,mirror-thp,munmap}.txt"
+echo "counts: $out/{pin,p2p,p2p-64,mirror,mirror-thp,munmap,uapi}.txt"

@@ -25,6 +25,12 @@
  *	device (mirrored), and, between the markers, UNMAPS munmap()s of SIZE
  *	bytes each, as rgup_mirror_bench's small "munmap" cases (with 2, the
  *	munmap()s of pages no device mirrors): one window per round
+ *   rgup_count_bench uapi NODES SIZE CALLS
+ *	for each node of NODES (0 rgup's /dev/rgup_gup_test, 1 gup_test's
+ *	/sys/kernel/debug/gup_test), in order: one unmeasured pin, then,
+ *	between the markers, CALLS pins through gup_test's uAPI, as
+ *	rgup_pin_bench's "gup_test uAPI" pair: PIN_LONGTERM_TEST_START (write)
+ *	and PIN_LONGTERM_TEST_STOP of the same SIZE bytes of an anonymous buffer
  *
  * Each window is qemu_tbcount.c's next numbered file; count-bench.sh adds up
  * the windows of one implementation.
@@ -39,6 +45,7 @@
 #include <unistd.h>
 
 #include <lib/test_hmm_uapi.h>
+#include <mm/gup_test.h>
 
 #include "bench_util.h"
 
@@ -199,6 +206,47 @@ static int rounds(const char *devs, size_t size, int calls, int thp, int unmap)
 	return 0;
 }
 
+/*
+ * For each node of nodes (0 rgup's, 1 gup_test's), one unmeasured pin, then
+ * calls measured ones: PIN_LONGTERM_TEST_START (write) + _STOP of size bytes.
+ */
+static int uapi_pins(const char *nodes, size_t size, int calls)
+{
+	static const char *const paths[] = { "/dev/rgup_gup_test", "/sys/kernel/debug/gup_test" };
+	struct pin_longterm_test t = { .size = size, .flags = PIN_LONGTERM_TEST_FLAG_USE_WRITE };
+	const char *n;
+	char *mem;
+	int fd, i;
+
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 1;
+	madvise(mem, size, MADV_NOHUGEPAGE);
+	memset(mem, 1, size);
+	t.addr = (uintptr_t)mem;
+	for (n = nodes; *n; n++) {
+		const char *path = paths[(unsigned int)(*n - '0') % 2];
+
+		fd = open(path, O_RDWR);
+		if (fd < 0) {
+			perror(path);
+			return 1;
+		}
+		for (i = 0; i <= calls; i++) {
+			if (i == 1)
+				start();
+			if (ioctl(fd, PIN_LONGTERM_TEST_START, &t) ||
+			    ioctl(fd, PIN_LONGTERM_TEST_STOP)) {
+				perror("PIN_LONGTERM_TEST_START/_STOP");
+				return 1;
+			}
+		}
+		stop();
+		close(fd);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && (!strcmp(argv[1], "pin") || !strcmp(argv[1], "p2p")))
@@ -207,7 +255,10 @@ int main(int argc, char **argv)
 			  !strcmp(argv[1], "munmap")))
 		return rounds(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]),
 			      !strcmp(argv[1], "mirror-thp"), !strcmp(argv[1], "munmap"));
+	if (argc == 5 && !strcmp(argv[1], "uapi"))
+		return uapi_pins(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
 	fprintf(stderr, "usage: %s pin|p2p IMPLS SIZE CALLS\n"
-		"       %s mirror|mirror-thp|munmap DEVS SIZE CALLS\n", argv[0], argv[0]);
+		"       %s mirror|mirror-thp|munmap DEVS SIZE CALLS\n"
+		"       %s uapi NODES SIZE CALLS\n", argv[0], argv[0], argv[0]);
 	return 2;
 }
