@@ -7,8 +7,10 @@
 # 4 KiB pins (rgup and the C, in the kernel and through both ioctl pairs) and the
 # mirror's 512 MiB THP fault-in (rgup and test_hmm) with perf record
 # (cpu-clock) and writes perf-pin-*.txt and perf-mirror-*.txt, flat profiles.
+# "chaining" times the 4 KiB pin loops of run-bench.sh chaining into
+# chaining-loops.txt.
 #
-#   guest-bench.sh OUTDIR pin|mirror|p2p|profile...
+#   guest-bench.sh OUTDIR pin|mirror|p2p|profile|chaining...
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -34,7 +36,9 @@ echo 300 > /proc/sys/vm/nr_hugepages
 insmod "$root/rgup.ko"
 insmod "$root/rgup_test.ko"
 if has mirror "$@" || has profile "$@"; then insmod "${KBUILD:?}/lib/test_hmm.ko"; fi
-bench_module() { has pin "$@" || has p2p "$@" || has dma "$@" || has profile "$@"; }
+bench_module() {
+	has pin "$@" || has p2p "$@" || has dma "$@" || has profile "$@" || has chaining "$@"
+}
 if bench_module "$@"; then insmod "$root/rgup_bench.ko"; fi
 
 # perf record (cpu-clock, the task only) of rgup_pin_bench --loop IMPL 4096
@@ -61,6 +65,17 @@ profile() {
 	rm -rf "$tmp"
 }
 
+# rgup_pin_bench --loop for 2 s each: rgup's and gup_test's uAPI pairs (12,
+# 13), and in kernel rgup, its floor and the C (0, 6, 1), four rounds.
+chaining() {
+	local round impl
+	for round in 1 2 3 4; do
+		for impl in 12 13 13 12 0 6 1; do
+			"$here/rgup_pin_bench" --loop "$impl" 4096 2 || return 1
+		done
+	done > "$out/chaining-loops.txt"
+}
+
 rc=0
 for name in "$@"; do
 	case $name in
@@ -75,6 +90,7 @@ for name in "$@"; do
 	p2p) "$here/rgup_p2p_bench" "$out/p2p.csv" || rc=1 ;;
 	dma) "$here/rgup_dma_bench" "$out/dma.csv" || rc=1 ;;
 	profile) profile || rc=1 ;;
+	chaining) chaining || rc=1 ;;
 	*) echo "guest-bench.sh: unknown benchmark $name" >&2; rc=2 ;;
 	esac
 done

@@ -11,6 +11,9 @@
 #
 #   run-bench.sh [pin] [mirror] [p2p] [dma]   (none named: all four)
 #   run-bench.sh profile                    perf profiles of 4 KiB pins instead
+#   run-bench.sh chaining                   4 KiB pins (in kernel and through
+#                                           gup_test's uAPI) timed in two boots,
+#                                           QEMU as is and with -d nochain
 #
 # Under TCG absolute times mean little; read the ratios. Benchmarks are
 # reports, never tests: nothing fails on a time. matplotlib (Debian's
@@ -26,7 +29,8 @@ for n in "${names[@]}"; do
 	case $n in
 	pin | mirror | p2p | profile) main+=("$n") ;;
 	dma) iommu=1 ;;
-	*) rgup_die "run-bench.sh: unknown benchmark $n (pin, mirror, p2p, dma, profile)" ;;
+	chaining) [ $# = 1 ] || rgup_die "run-bench.sh: chaining runs alone" ;;
+	*) rgup_die "run-bench.sh: unknown benchmark $n (pin, mirror, p2p, dma, profile, chaining)" ;;
 	esac
 done
 
@@ -47,6 +51,45 @@ mkdir -p "$out"
 	echo "qemu=$(qemu-system-x86_64 --version | head -n 1)"
 	echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$out/host.txt"
+
+# How much of a time gap is TCG's chaining of translated blocks: the same
+# loops in a boot with chaining and in one without (every block looked up,
+# the time following the instructions), 1 vCPU. Medians and ratios in
+# chaining.txt (Documentation/rgup/performance.rst, ninth round).
+if [ "${names[*]}" = chaining ]; then
+	for mode in chained nochain; do
+		rgup_stage "bench: 4 KiB pin loops, QEMU $mode; results in $out"
+		opt=()
+		[ "$mode" = chained ] || opt=(--nochain)
+		"$here/../vm/run.sh" --cpus 1 "${opt[@]}" \
+			--out "$out" --log "$out/console-$mode.log" --timeout 1800 -- \
+			env KBUILD="$RGUP_KBUILD" "$here/guest-bench.sh" "$out" chaining \
+			> "$out/vm-$mode.out" 2>&1 || rgup_die "the $mode VM failed: see $out/vm-$mode.out"
+		mv "$out/chaining-loops.txt" "$out/loops-$mode.txt"
+	done
+	/usr/bin/python3 - "$out" > "$out/chaining.txt" <<'PY'
+import re, statistics, sys
+names = {"0": "rgup, in kernel", "6": "floor, in kernel", "1": "C, in kernel",
+         "12": "rgup, gup_test's uAPI", "13": "gup_test, its uAPI"}
+med = {}
+for mode in ("chained", "nochain"):
+    t = {}
+    for line in open(f"{sys.argv[1]}/loops-{mode}.txt"):
+        m = re.match(r"--loop (\d+) \d+: \d+ calls, ([\d.]+) us", line)
+        if m:
+            t.setdefault(m.group(1), []).append(float(m.group(2)))
+    med[mode] = {k: statistics.median(v) for k, v in t.items()}
+print(f"{'median, us':28} {'chained':>10} {'nochain':>10}")
+for k, n in names.items():
+    print(f"{n:28} {med['chained'][k]:10.2f} {med['nochain'][k]:10.2f}")
+for a, b, n in (("12", "13", "uAPI, rgup / gup_test"), ("0", "6", "in kernel, rgup / floor"),
+                ("0", "1", "in kernel, rgup / C")):
+    print(f"{n:28} {med['chained'][a] / med['chained'][b]:10.3f} "
+          f"{med['nochain'][a] / med['nochain'][b]:10.3f}")
+PY
+	cat "$out/chaining.txt"
+	exit 0
+fi
 
 # 6 GiB: a 1 GiB pinned buffer, the mirror's 1 GiB buffer and 512 MiB
 # copies, 600 MiB of huge pages.

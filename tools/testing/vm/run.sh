@@ -28,6 +28,8 @@
 #                    KASAN shadow is allocated from the top of memory at
 #                    boot, and left a 128 MiB zone with no page to manage
 #   --append ARGS    more kernel command line
+#   --nochain        QEMU's -d nochain: TCG looks up every translated block
+#                    instead of chaining it to the next (run-bench.sh chaining)
 #   --cpus N, --memory SIZE
 #
 # Exit status: the command's, or 124 on timeout, 137 when QEMU was killed
@@ -40,7 +42,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../rgup-env.sh"
 
-kdir=$RGUP_KBUILD out= log= timeout=900 p2p= iommu= cpus=2 memory=2G append=
+kdir=$RGUP_KBUILD out= log= timeout=900 p2p= iommu= cpus=2 memory=2G append= nochain=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kdir) kdir=$2; shift 2 ;;
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--iommu) iommu=1; shift ;;
 	--movable) append="$append movablecore=512M"; shift ;;
 	--append) append="$append $2"; shift 2 ;;
+	--nochain) nochain=1; shift ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--memory) memory=$2; shift 2 ;;
 	--) shift; break ;;
@@ -67,6 +70,7 @@ mkdir -p "$RGUP_LOGS"
 : > "$log"
 
 qemu_opts=()
+[ -z "$nochain" ] || qemu_opts+=(-d nochain)
 if [ -n "$iommu" ]; then
 	# First, so that the DMAR covers every PCI device after it.
 	qemu_opts+=(-device intel-iommu)
