@@ -73,9 +73,13 @@ n=0
 for ((i = 0; i < ${#windows[@]}; i += 2)); do
 	name=${windows[i]}
 	: >"$out/tb-$name.txt"
+	: >"$out/windows-$name.txt"
 	for ((k = 0; k < ${windows[i + 1]}; k++)); do
 		[ -s "$out/tb.$n" ] || rgup_die "count: no counts for window $n ($name): see $out/console.log"
 		cat "$out/tb.$n" >>"$out/tb-$name.txt"
+		# The window's own total (instructions, blocks), for tbcount.py's median.
+		awk '{ i += $2 * $3; b += $3 } END { print i, b }' "$out/tb.$n" \
+			>>"$out/windows-$name.txt"
 		rm "$out/tb.$n"
 		n=$((n + 1))
 	done
@@ -95,6 +99,6 @@ report munmap.txt $((unmaps * unmaps_per_window)) munmap-rgup munmap-test_hmm mu
 report uapi.txt "$uapi" uapi-rgup uapi-gup_test
 for f in pin p2p p2p-64 mirror mirror-thp munmap uapi; do
 	echo "== $f"
-	head -n 5 "$out/$f.txt"
+	sed "/^$/q" "$out/$f.txt"	# the totals (and medians), up to the table
 done
 echo "counts: $out/{pin,p2p,p2p-64,mirror,mirror-thp,munmap,uapi}.txt"

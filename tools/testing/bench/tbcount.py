@@ -8,9 +8,14 @@ by kernel symbol, from qemu_tbcount.c's counts and the guest's /proc/kallsyms.
 DIR holds tb-NAME.txt and kallsyms-NAME.txt for each run NAME, each of OPS
 operations between the markers; a symbol's figure is its count / OPS. The
 timer's interrupts in the window count too (a fraction of an instruction per
-operation for each symbol they run)."""
+operation for each symbol they run), and so does whatever else the vCPU runs
+then (RCU callbacks, deferred frees, another task's teardown). When a run
+was counted in several windows (windows-NAME.txt, one "instructions blocks"
+line each), the median window is printed too: work of another task in one
+window moves the sum, not the median."""
 import bisect
 import collections
+import statistics
 import sys
 
 
@@ -43,6 +48,21 @@ def main():
         i = sum(ins.values()) / ops
         t = sum(blk.values()) / ops
         print(f"  {r:24s} {i:8.0f} / {t:6.0f}")
+    medians = {}
+    for r in runs:
+        try:
+            with open(f"{d}/windows-{r}.txt") as f:
+                w = [tuple(int(v) for v in line.split()) for line in f if line.strip()]
+        except FileNotFoundError:
+            continue
+        if len(w) > 1:
+            per = ops / len(w)
+            medians[r] = (statistics.median(i for i, _ in w) / per,
+                          statistics.median(b for _, b in w) / per, len(w))
+    if medians:
+        print("per operation, in the median window:")
+        for r, (i, t, n) in medians.items():
+            print(f"  {r:24s} {i:8.0f} / {t:6.0f}   (of {n} windows)")
     rows = []
     for sym in set().union(*(ins.keys() for ins, _ in res.values())):
         per = [(ins[sym] / ops, blk[sym] / ops) for ins, blk in res.values()]
